@@ -1,0 +1,119 @@
+"""The Python API: ``frannet.upscale(image, scale=3.5)``.
+
+Images may be PIL images or numpy arrays (H, W), (H, W, 3) or (H, W, 4) of uint8, uint16 or
+floats in [0, 1]; the result has the same type, mode and dtype as the input.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoint import load_model
+from .io import Picture
+from .models import FranNet
+from .restorators import render
+
+PACKAGE_DIR = Path(__file__).parent
+BUNDLED_MODEL = PACKAGE_DIR / "weights" / "frannet-sr.safetensors"
+SAMPLE_IMAGE = PACKAGE_DIR / "samples" / "coffee-small.png"
+DEFAULT_MAX_OUTPUT_PIXELS = 100_000_000  # the whole output is held in memory (~16 bytes/pixel)
+
+
+def load(path: str | Path | None = None) -> FranNet:
+    """A model from a safetensors file; the bundled super-resolution model by default."""
+    return load_model(BUNDLED_MODEL if path is None else path)
+
+
+def output_size(width: int, height: int, scale=None, size=None,
+                max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS) -> tuple[int, int]:
+    """(out_width, out_height) for a ``scale`` (number or (sx, sy)) or an exact ``size`` (w, h)."""
+    if (scale is None) == (size is None):
+        raise ValueError("give exactly one of scale or size")
+    if scale is not None:
+        sx, sy = (scale, scale) if np.isscalar(scale) else tuple(scale)
+        for s in (sx, sy):
+            if not isinstance(s, (int, float, np.number)) or not math.isfinite(s) or s <= 0:
+                raise ValueError(f"scale must be a finite number > 0, got {s!r}")
+            if s < 1:
+                raise ValueError(f"scale {s:g} would shrink the image; frannet restores at the input size or larger")
+        out_w, out_h = max(1, round(width * sx)), max(1, round(height * sy))
+    else:
+        out_w, out_h = (int(v) for v in size)
+        if out_w != size[0] or out_h != size[1] or out_w < 1 or out_h < 1:
+            raise ValueError(f"size must be two positive integers, got {size!r}")
+        if out_w < width or out_h < height:
+            raise ValueError(f"size {out_w}x{out_h} is smaller than the input {width}x{height}")
+    if out_w * out_h > max_pixels:
+        raise ValueError(f"output {out_w}x{out_h} has {out_w * out_h / 1e6:.0f} megapixels, over the limit of "
+                         f"{max_pixels / 1e6:.0f} (raise max_pixels if you have the memory)")
+    return out_w, out_h
+
+
+def upscale_picture(picture: Picture, model: FranNet, width: int, height: int, progress=None) -> Picture:
+    """Restore a Picture to width x height; alpha is resized on its own (bicubic).
+
+    ``progress`` (optional) is called with the number of output rows finished.
+    """
+    lr = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
+    rgb = render(model, lr, (height, width), progress=progress).clamp(0.0, 1.0).permute(1, 2, 0).numpy()
+    alpha = None
+    if picture.alpha is not None:
+        resized = Image.fromarray(picture.alpha.astype(np.float32), mode="F").resize((width, height), Image.BICUBIC)
+        alpha = np.clip(np.asarray(resized), 0.0, 1.0)
+    return Picture(rgb=rgb, alpha=alpha, bits=picture.bits, info=dict(picture.info))
+
+
+def _from_numpy(arr: np.ndarray) -> Picture:
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an array (H, W), (H, W, 3) or (H, W, 4), got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        x = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        x = arr.astype(np.float32) / 65535.0
+    elif np.issubdtype(arr.dtype, np.floating):
+        x = arr.astype(np.float32)
+        if not np.isfinite(x).all():
+            raise ValueError("array contains NaN or infinite values")
+    else:
+        raise ValueError(f"unsupported array dtype {arr.dtype}")
+    rgb = np.repeat(x, 3, axis=2) if x.shape[2] == 1 else x[..., :3]
+    alpha = x[..., 3] if x.shape[2] == 4 else None
+    return Picture(rgb=np.clip(rgb, 0, 1), alpha=alpha, bits=16 if arr.dtype == np.uint16 else 8)
+
+
+def _to_numpy(picture: Picture, like: np.ndarray) -> np.ndarray:
+    x = picture.rgb if like.ndim == 3 and like.shape[2] >= 3 else picture.rgb.mean(axis=2, keepdims=True)
+    if like.ndim == 3 and like.shape[2] == 4:
+        x = np.dstack([x, picture.alpha])
+    if like.ndim == 2:
+        x = x[..., 0]
+    if like.dtype == np.uint8:
+        return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
+    if like.dtype == np.uint16:
+        return np.round(np.clip(x, 0, 1) * 65535).astype(np.uint16)
+    return x.astype(like.dtype)
+
+
+def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = None,
+            max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS):
+    """Upscale a PIL image or numpy array by ``scale`` (a number or (sx, sy)) or to ``size`` (w, h)."""
+    net = model if isinstance(model, FranNet) else load(model)
+    if isinstance(image, Image.Image):
+        mode = image.mode
+        arr = np.asarray(image.convert("RGBA" if "A" in mode or "transparency" in image.info else
+                                       "L" if mode in ("L", "1") else "RGB"))
+    elif isinstance(image, np.ndarray):
+        arr = image
+    else:
+        raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
+    picture = _from_numpy(arr)
+    width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=max_pixels)
+    result = _to_numpy(upscale_picture(picture, net, width, height), arr)
+    return Image.fromarray(result) if isinstance(image, Image.Image) else result

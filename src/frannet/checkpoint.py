@@ -1,0 +1,122 @@
+"""Checkpoints and model files, in safetensors only (no pickle is ever loaded).
+
+* A **training checkpoint** holds the model, its EMA, the optimizer state, the step and the
+  whole training config; resuming from it continues the same run.
+* A **model file** holds only the (EMA) weights and the model config: ``load_model(path)``
+  rebuilds the network with nothing else.
+Both are written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import ModelConfig, TrainConfig
+from .models import FranNet
+
+MODEL_FORMAT = "frannet-model-1"
+TRAIN_FORMAT = "frannet-train-1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or model file that cannot be used."""
+
+
+def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            metadata = fh.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file, truncated or corrupt ({exc})") from None
+    if metadata.get("format") not in (MODEL_FORMAT, TRAIN_FORMAT):
+        raise CheckpointError(f"{path}: not a frannet checkpoint (format {metadata.get('format')!r})")
+    return tensors, metadata
+
+
+def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def save_model(path: str | Path, model: FranNet, card: dict | None = None, half: bool = False) -> None:
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    meta = {"format": MODEL_FORMAT, "model": json.dumps(model.cfg.__dict__, sort_keys=True),
+            "card": json.dumps(card or {}, sort_keys=True)}
+    _atomic_save(state, Path(path), meta)
+
+
+def save_training(path: str | Path, model: FranNet, ema: FranNet, optimizer: torch.optim.Optimizer,
+                  step: int, config: TrainConfig) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+    opt = optimizer.state_dict()
+    for idx, slots in opt["state"].items():
+        for name, value in slots.items():
+            tensors[f"optim.{idx}.{name}"] = torch.as_tensor(value)
+    meta = {"format": TRAIN_FORMAT, "config": config.to_json(), "step": str(step),
+            "model": json.dumps(config.model.__dict__, sort_keys=True),
+            "optim_groups": json.dumps(opt["param_groups"])}
+    _atomic_save(tensors, Path(path), meta)
+
+
+def load_training(path: str | Path) -> dict:
+    """{'config', 'step', 'model', 'ema', 'optimizer'} from a training checkpoint."""
+    tensors, meta = _read(path)
+    if meta["format"] != TRAIN_FORMAT:
+        raise CheckpointError(f"{path}: a model file, not a training checkpoint; it cannot be resumed")
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in _prefixed(tensors, "optim.").items():
+        idx, name = key.split(".", 1)
+        slots.setdefault(int(idx), {})[name] = value
+    return {
+        "config": TrainConfig.from_dict(json.loads(meta["config"])),
+        "step": int(meta["step"]),
+        "model": _prefixed(tensors, "model."),
+        "ema": _prefixed(tensors, "ema."),
+        "optimizer": {"state": dict(sorted(slots.items())), "param_groups": json.loads(meta["optim_groups"])},
+    }
+
+
+def load_model(path: str | Path) -> FranNet:
+    """Rebuild a FranNet in eval mode from a model file or a training checkpoint (its EMA)."""
+    tensors, meta = _read(path)
+    try:
+        cfg = ModelConfig.from_dict(json.loads(meta["model"]))
+    except (KeyError, json.JSONDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: model config missing or invalid ({exc})") from None
+    state = tensors if meta["format"] == MODEL_FORMAT else _prefixed(tensors, "ema.")
+    model = FranNet(cfg)
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not match the model config ({exc})") from None
+    return model.eval()
+
+
+def model_card(path: str | Path) -> dict:
+    _, meta = _read(path)
+    return json.loads(meta.get("card", "{}"))

@@ -1,0 +1,193 @@
+"""The ``frannet`` command: a thin layer over the library.
+
+    frannet restore INPUT -o OUTPUT (--scale S | --size WxH) [--model PATH]
+    frannet train CONFIG [--resume CKPT]
+    frannet eval HR_FOLDER [--scales 2,3,4,6,8] [--json OUT]
+    frannet bench [--size 512] [--scale 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from .checkpoint import CheckpointError
+from .config import ConfigError
+from .io import IMAGE_SUFFIXES, ImageReadError
+
+
+LARGE_OUTPUT = 4_000_000  # outputs with more pixels than this get a progress bar of their own
+
+
+class UsageError(ValueError):
+    """A bad command-line argument."""
+
+
+def parse_scale(text: str) -> float | tuple[float, float]:
+    """'3.5' or 'SX,SY' (different factors per axis)."""
+    try:
+        parts = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--scale expects a number or SX,SY, got {text!r}") from None
+    if len(parts) not in (1, 2) or not all(math.isfinite(v) and v > 0 for v in parts):
+        raise UsageError(f"--scale must be one or two finite numbers > 0, got {text!r}")
+    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'WxH' in pixels."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size expects WIDTHxHEIGHT, e.g. 1920x1080, got {text!r}") from None
+    if w < 1 or h < 1:
+        raise UsageError(f"--size must be positive, got {text!r}")
+    return w, h
+
+
+def _restore_jobs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
+    if src.is_dir():
+        files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise UsageError(f"{src}: no images found")
+        if dst.exists() and not dst.is_dir():
+            raise UsageError(f"{dst}: the input is a folder, so the output must be a folder")
+        return [(f, dst / f.relative_to(src)) for f in files]
+    if not src.exists():
+        raise UsageError(f"{src}: no such file or folder")
+    return [(src, dst / src.name if dst.is_dir() else dst)]
+
+
+def _restore(args) -> int:
+    from tqdm import tqdm
+
+    from .api import load, output_size, upscale_picture
+    from .io import read_image, write_image
+
+    if (args.scale is None) == (args.size is None):
+        raise UsageError("give exactly one of --scale or --size")
+    scale = parse_scale(args.scale) if args.scale else None
+    size = parse_size(args.size) if args.size else None
+    jobs = _restore_jobs(Path(args.input), Path(args.output))
+    for src, dst in jobs:
+        if dst.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UsageError(f"{dst}: unsupported output format {dst.suffix!r}")
+        if dst.exists() and dst.resolve() == src.resolve() and not args.overwrite:
+            raise UsageError(f"{dst} is the input; pass --overwrite to replace it")
+    model = load(args.model)
+    failures = []
+    for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
+        try:
+            picture = read_image(src)
+            width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=args.max_pixels)
+            with tqdm(total=height, desc=src.name, unit="row", leave=False,
+                      disable=args.quiet or width * height < LARGE_OUTPUT) as rows:
+                write_image(dst, upscale_picture(picture, model, width, height, progress=rows.update))
+        except Exception as exc:  # a batch keeps going past any bad file and reports it
+            if len(jobs) == 1:
+                raise
+            failures.append(str(exc) if str(src) in str(exc) else f"{src}: {exc or type(exc).__name__}")
+    if len(jobs) > 1:
+        print(f"restored {len(jobs) - len(failures)} of {len(jobs)} images into {args.output}")
+        for why in failures:
+            print(f"  failed: {why}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _train(args) -> int:
+    from .config import TrainConfig
+    from .train import train
+
+    last = train(TrainConfig.load(args.config), resume=args.resume, progress=not args.quiet)
+    print(f"last checkpoint: {last}")
+    return 0
+
+
+def _eval(args) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from .api import load
+    from .data import list_images
+    from .evaluate import evaluate_images, format_table
+    from .io import read_image
+
+    scales = [parse_scale(s) for s in args.scales.split(",")]
+    if any(not isinstance(s, float) or s < 1 for s in scales):
+        raise UsageError("--scales must be numbers >= 1, comma separated")
+    images = {p.name: torch.from_numpy(read_image(p).rgb).permute(2, 0, 1) for p in list_images([args.folder])}
+    with tqdm(total=len(images) * len(scales), desc="eval", disable=args.quiet) as bar:
+        result = evaluate_images(load(args.model), images, scales, progress=bar.update)
+    print(format_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def _bench(args) -> int:
+    from .api import BUNDLED_MODEL
+    from .bench import format_report, run_bench
+
+    result = run_bench(args.model or BUNDLED_MODEL, size=args.size, scale=args.scale, repeats=args.repeats,
+                       compare_rrdb=not args.no_rrdb)
+    print(format_report(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .api import DEFAULT_MAX_OUTPUT_PIXELS
+
+    parser = argparse.ArgumentParser(prog="frannet", description="Image restoration at any output resolution.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("restore", help="upscale an image or a folder of images")
+    p.add_argument("input", help="image file or folder")
+    p.add_argument("-o", "--output", required=True, help="output file (or folder, for a folder input)")
+    p.add_argument("--scale", help="factor, e.g. 3.5, or SX,SY for different factors per axis")
+    p.add_argument("--size", help="exact output size WIDTHxHEIGHT")
+    p.add_argument("--model", help="weights (.safetensors); the bundled model by default")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS, help="largest output allowed")
+    p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_restore)
+
+    p = sub.add_parser("train", help="train a model from a TOML config")
+    p.add_argument("config")
+    p.add_argument("--resume", help="training checkpoint (or its folder) to continue from")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("eval", help="PSNR/SSIM on Y against bicubic and Lanczos on a folder of photos")
+    p.add_argument("folder", help="folder of high-resolution photos")
+    p.add_argument("--model", help="weights (.safetensors); the bundled model by default")
+    p.add_argument("--scales", default="2,3,4,6,8", help="comma-separated factors")
+    p.add_argument("--json", help="also write the full results here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("bench", help="time x4 upscaling against Real-ESRGAN's RRDBNet")
+    p.add_argument("--model", help="weights (.safetensors); the bundled model by default")
+    p.add_argument("--size", type=int, default=512, help="input side in pixels")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--no-rrdb", action="store_true", help="time frannet only")
+    p.add_argument("--json", help="also write the results here")
+    p.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, ConfigError, CheckpointError, ImageReadError, FileNotFoundError, ValueError) as exc:
+        print(f"frannet: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("frannet: interrupted", file=sys.stderr)
+        return 130

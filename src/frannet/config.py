@@ -1,0 +1,145 @@
+"""Frozen, validated configuration dataclasses.
+
+A config is built from a plain dict (a TOML file, or a checkpoint's metadata); unknown
+keys and out-of-range values are errors raised at construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A configuration file or dict is invalid."""
+
+
+def _from_dict(cls, data: dict[str, Any], where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(known)}")
+    kwargs = {}
+    for name, value in data.items():
+        nested = _NESTED.get((cls, name))
+        if nested is not None:
+            value = _from_dict(nested, value, f"{where}.{name}")
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ValueError(msg)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a FranNet super-resolution model."""
+
+    channels: int = 64            # encoder width at the input resolution
+    blocks: int = 10              # residual blocks at the input resolution
+    coarse_blocks: int = 2        # residual blocks at each coarser level (1/2, 1/4)
+    levels: int = 3               # feature maps: 1, 1/2, 1/4 of the input resolution
+    latent: int = 64              # size of the global latent vector
+    hidden: int = 128             # decoder MLP width
+    decoder_layers: int = 4       # hidden layers of the decoder MLP
+    fourier_bands: int = 6        # frequencies per axis for both coordinate encodings
+    max_scale: float = 4.0        # scale condition is clamped here (training range)
+
+    def __post_init__(self):
+        for name in ("channels", "blocks", "levels", "latent", "hidden", "decoder_layers", "fourier_bands"):
+            _check(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, f"{name} must be a positive integer")
+        _check(isinstance(self.coarse_blocks, int) and self.coarse_blocks >= 0, "coarse_blocks must be >= 0")
+        _check(self.max_scale >= 1.0, "max_scale must be >= 1")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        return _from_dict(cls, data, "model")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where training images come from and how samples are cut from them."""
+
+    train: tuple[str, ...] = ("data/train",)
+    val: tuple[str, ...] = ("data/val",)
+    patch: int = 48                   # low-resolution patch side fed to the encoder
+    min_scale: float = 1.0
+    max_scale: float = 4.0
+    anisotropic: float = 0.2          # share of samples with different x and y factors
+    target_points: int = 2304         # supervised target pixels per sample (FranNet's knob)
+    val_scales: tuple[float, ...] = (2.0, 4.0)
+    val_crop: int = 256               # validation uses a centre crop of each photo
+
+    def __post_init__(self):
+        _check(self.patch >= 8, "patch must be >= 8")
+        _check(1.0 <= self.min_scale <= self.max_scale, "need 1 <= min_scale <= max_scale")
+        _check(0.0 <= self.anisotropic <= 1.0, "anisotropic must be in [0, 1]")
+        _check(self.target_points >= 1, "target_points must be >= 1")
+        _check(len(self.train) >= 1, "train needs at least one folder")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run: model, data, optimisation and bookkeeping."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    out_dir: str = "runs/sr"
+    seed: int = 0
+    steps: int = 10000
+    batch: int = 16
+    lr: float = 4e-4
+    min_lr: float = 1e-5
+    warmup: int = 200
+    weight_decay: float = 1e-4
+    ema: float = 0.999
+    grad_clip: float = 1.0
+    val_every: int = 500
+    ckpt_every: int = 250
+    keep: int = 3                     # checkpoints kept on disk
+    threads: int = 0                  # torch intra-op threads (0: torch's default)
+
+    def __post_init__(self):
+        _check(self.steps >= 1 and self.batch >= 1, "steps and batch must be >= 1")
+        _check(self.lr > 0 and 0 <= self.min_lr <= self.lr, "need 0 <= min_lr <= lr, lr > 0")
+        _check(0.0 <= self.ema < 1.0, "ema must be in [0, 1)")
+        _check(self.val_every >= 1 and self.ckpt_every >= 1 and self.keep >= 1, "val_every, ckpt_every, keep must be >= 1")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        return _from_dict(cls, data, "config")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        return _from_dict(cls, data, str(path))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+_NESTED = {(TrainConfig, "model"): ModelConfig, (TrainConfig, "data"): DataConfig}

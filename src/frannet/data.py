@@ -1,0 +1,92 @@
+"""Training and validation samples cut from folders of images.
+
+Every batch is a pure function of (seed, step): a resumed run, or a run split across
+processes, sees exactly the samples an uninterrupted single run would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import DataConfig
+from .coords import pixel_centers
+from .degradations import bicubic_resize, quantize
+from .io import IMAGE_SUFFIXES, read_image
+
+
+@dataclass
+class Batch:
+    lr: torch.Tensor      # (B, 3, P, P) degraded input
+    scale: torch.Tensor   # (B, 2) output/input size per axis (sx, sy)
+    points: torch.Tensor  # (B, N, 2) target pixel centres in [0, 1]^2
+    target: torch.Tensor  # (B, N, 3) target colours
+
+
+def list_images(folders) -> list[Path]:
+    files = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"image folder {folder} does not exist")
+        files += sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no images found in {', '.join(map(str, folders))}")
+    return files
+
+
+def load_images(folders, min_side: int = 0) -> list[torch.Tensor]:
+    """All images in ``folders`` as (3, H, W) float tensors; smaller than min_side skipped."""
+    images = []
+    for path in list_images(folders):
+        img = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1).contiguous()
+        if min(img.shape[-2:]) >= min_side:
+            images.append(img)
+    if not images:
+        raise FileNotFoundError(f"no image in {folders} has both sides >= {min_side} pixels")
+    return images
+
+
+def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + step * 101 + rank)
+
+
+def _uniform(g: torch.Generator, lo: float, hi: float) -> float:
+    return lo + (hi - lo) * torch.rand((), generator=g).item()
+
+
+def sample_batch(images: list[torch.Tensor], cfg: DataConfig, batch: int, g: torch.Generator) -> Batch:
+    """Random crops at a random scale in [min_scale, max_scale], bicubic-degraded to P x P.
+
+    Images are picked with probability proportional to their area.
+    """
+    p = cfg.patch
+    areas = torch.tensor([float(im.shape[-1] * im.shape[-2]) for im in images])
+    lrs, scales, points, targets = [], [], [], []
+    for _ in range(batch):
+        sy = _uniform(g, cfg.min_scale, cfg.max_scale)
+        sx = _uniform(g, cfg.min_scale, cfg.max_scale) if torch.rand((), generator=g) < cfg.anisotropic else sy
+        hh, hw = round(p * sy), round(p * sx)
+        while True:
+            img = images[torch.multinomial(areas, 1, generator=g).item()]
+            if img.shape[-2] >= hh and img.shape[-1] >= hw:
+                break
+        top = torch.randint(0, img.shape[-2] - hh + 1, (), generator=g).item()
+        left = torch.randint(0, img.shape[-1] - hw + 1, (), generator=g).item()
+        hr = img[:, top:top + hh, left:left + hw]
+        if torch.rand((), generator=g) < 0.5:
+            hr = hr.flip(-1)
+        if torch.rand((), generator=g) < 0.5:
+            hr = hr.flip(-2)
+        lrs.append(quantize(bicubic_resize(hr.double(), (p, p)).float()))
+        scales.append(torch.tensor([hw / p, hh / p]))
+        n = hh * hw
+        if n >= cfg.target_points:
+            idx = torch.randperm(n, generator=g)[: cfg.target_points]
+        else:  # a crop smaller than the point budget: draw with replacement
+            idx = torch.randint(0, n, (cfg.target_points,), generator=g)
+        points.append(pixel_centers(hh, hw)[idx])
+        targets.append(hr.reshape(3, -1).T[idx])
+    return Batch(torch.stack(lrs), torch.stack(scales), torch.stack(points), torch.stack(targets))

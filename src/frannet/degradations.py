@@ -1,0 +1,93 @@
+"""Degradations as tensor functions, shared by training and evaluation.
+
+Images are float tensors shaped (..., C, H, W) with values in [0, 1].
+
+`bicubic_resize` reproduces Pillow's ``Image.resize(..., Image.BICUBIC)``: a separable
+filter with Keys' cubic kernel (a = -0.5) whose support is widened by the downscaling
+factor (antialiasing), pixel centres at (i + 0.5) * scale, and weights renormalised at the
+borders. It is written as two dense interpolation matrices, which is exact and fast for
+the image sizes met in training and evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+_CUBIC_A = -0.5  # Pillow's (and Keys') bicubic parameter
+_CUBIC_SUPPORT = 2.0
+
+
+def _cubic(x: torch.Tensor) -> torch.Tensor:
+    x = x.abs()
+    near = ((_CUBIC_A + 2.0) * x - (_CUBIC_A + 3.0)) * x * x + 1.0
+    far = (((x - 5.0) * x + 8.0) * x - 4.0) * _CUBIC_A
+    return torch.where(x < 1.0, near, torch.where(x < 2.0, far, torch.zeros_like(x)))
+
+
+def resize_matrix(in_size: int, out_size: int, dtype=torch.float64) -> torch.Tensor:
+    """The (out_size, in_size) matrix M such that M @ signal is Pillow's bicubic resize."""
+    if in_size < 1 or out_size < 1:
+        raise ValueError(f"sizes must be positive, got {in_size} -> {out_size}")
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = _CUBIC_SUPPORT * filterscale
+    centers = (torch.arange(out_size, dtype=torch.float64) + 0.5) * scale
+    # Pillow truncates (center - support + 0.5) towards zero and clips to the image.
+    lo = torch.clamp(torch.trunc(centers - support + 0.5), min=0)
+    hi = torch.clamp(torch.trunc(centers + support + 0.5), max=in_size)
+    src = torch.arange(in_size, dtype=torch.float64)
+    weights = _cubic((src[None, :] - centers[:, None] + 0.5) / filterscale)
+    inside = (src[None, :] >= lo[:, None]) & (src[None, :] < hi[:, None])
+    weights = weights * inside
+    total = weights.sum(dim=1, keepdim=True)
+    weights = torch.where(total != 0, weights / torch.where(total != 0, total, 1.0), weights)
+    return weights.to(dtype)
+
+
+def bicubic_resize(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize (..., C, H, W) to ``size`` = (height, width) like Pillow's BICUBIC."""
+    out_h, out_w = size
+    in_h, in_w = img.shape[-2:]
+    out = img
+    if out_w != in_w:
+        mw = resize_matrix(in_w, out_w, dtype=img.dtype).to(img.device)
+        out = out @ mw.T
+    if out_h != in_h:
+        mh = resize_matrix(in_h, out_h, dtype=img.dtype).to(img.device)
+        out = mh @ out
+    return out
+
+
+def downscaled_size(size: tuple[int, int], scale: float | tuple[float, float]) -> tuple[int, int]:
+    """The (height, width) of an image of ``size`` shrunk by ``scale`` (rounded, at least 1)."""
+    sy, sx = (scale, scale) if isinstance(scale, (int, float)) else scale
+    for s in (sy, sx):
+        if not (math.isfinite(s) and s >= 1.0):
+            raise ValueError(f"downscaling factor must be a finite number >= 1, got {s}")
+    return max(1, round(size[0] / sy)), max(1, round(size[1] / sx))
+
+
+def bicubic_downscale(img: torch.Tensor, scale: float | tuple[float, float]) -> torch.Tensor:
+    """Antialiased bicubic downscaling by any real factor >= 1 (per axis if a pair)."""
+    return bicubic_resize(img, downscaled_size(tuple(img.shape[-2:]), scale))
+
+
+def avgpool_downscale(img: torch.Tensor, factor: int) -> torch.Tensor:
+    """Average-pool downscaling by an integer factor; the image is cropped to a multiple."""
+    if not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"average-pool factor must be an integer >= 1, got {factor!r}")
+    h, w = img.shape[-2:]
+    h, w = h - h % factor, w - w % factor
+    if h == 0 or w == 0:
+        raise ValueError(f"image {tuple(img.shape[-2:])} is smaller than the factor {factor}")
+    x = img[..., :h, :w]
+    x = x.reshape(*x.shape[:-2], h // factor, factor, w // factor, factor)
+    return x.mean(dim=(-3, -1))
+
+
+def quantize(img: torch.Tensor, bits: int = 8) -> torch.Tensor:
+    """Round to the levels of an unsigned ``bits`` image, as a saved file would."""
+    levels = float(2**bits - 1)
+    return torch.round(img.clamp(0.0, 1.0) * levels) / levels

@@ -1,0 +1,59 @@
+"""PSNR and SSIM on the Y channel, with BasicSR's conventions.
+
+Inputs are RGB float tensors (3, H, W) in [0, 1], quantised to 8 bits first (images are
+judged as saved files); Y = 16 + 65.481 R + 128.553 G + 24.966 B on the 0-255 scale;
+``crop`` pixels are removed from every border before measuring.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .degradations import quantize
+
+_Y_WEIGHTS = (65.481, 128.553, 24.966)
+
+
+def rgb_to_y(img: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) RGB in [0, 1] to (..., H, W) Y on the 0-255 scale (BT.601, studio range)."""
+    w = torch.tensor(_Y_WEIGHTS, dtype=torch.float64, device=img.device)
+    return torch.einsum("...chw,c->...hw", img.double(), w) + 16.0
+
+
+def _prepare(a: torch.Tensor, b: torch.Tensor, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+    ya, yb = rgb_to_y(quantize(a)), rgb_to_y(quantize(b))
+    if crop > 0:
+        ya, yb = ya[..., crop:-crop, crop:-crop], yb[..., crop:-crop, crop:-crop]
+    return ya, yb
+
+
+def psnr_y(a: torch.Tensor, b: torch.Tensor, crop: int = 0) -> float:
+    ya, yb = _prepare(a, b, crop)
+    mse = torch.mean((ya - yb) ** 2).item()
+    return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def ssim_y(a: torch.Tensor, b: torch.Tensor, crop: int = 0) -> float:
+    """Mean SSIM over the valid region of an 11x11 Gaussian window (sigma 1.5)."""
+    ya, yb = _prepare(a, b, crop)
+    x, y = ya[None, None], yb[None, None]
+    win = _gaussian_window()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_x, mu_y = F.conv2d(x, win), F.conv2d(y, win)
+    sxx = F.conv2d(x * x, win) - mu_x**2
+    syy = F.conv2d(y * y, win) - mu_y**2
+    sxy = F.conv2d(x * y, win) - mu_x * mu_y
+    ssim = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+    return ssim.mean().item()

@@ -1,0 +1,80 @@
+"""CNN encoder: multi-resolution feature maps and one global latent per image."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+
+GLOBAL_VIEW = 64  # the global latent sees the whole input shrunk to at most this many pixels a side
+
+
+class ResBlock(nn.Module):
+    def __init__(self, channels: int, res_scale: float = 1.0):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.res_scale = res_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.res_scale * self.conv2(F.relu(self.conv1(x)))
+
+
+class Encoder(nn.Module):
+    """EDSR-like trunk at the input resolution, then stride-2 levels for wider context.
+
+    Returns ``cfg.levels`` maps of ``cfg.channels`` channels at 1, 1/2, 1/4 ... of the input.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        c = cfg.channels
+        self.head = nn.Conv2d(3, c, 3, padding=1)
+        self.body = nn.Sequential(*[ResBlock(c, 0.5) for _ in range(cfg.blocks)])
+        self.tail = nn.Conv2d(c, c, 3, padding=1)
+        self.down = nn.ModuleList()
+        for _ in range(cfg.levels - 1):
+            self.down.append(nn.Sequential(
+                nn.Conv2d(c, c, 3, stride=2, padding=1), nn.ReLU(),
+                *[ResBlock(c, 0.5) for _ in range(cfg.coarse_blocks)],
+            ))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        h = self.head(x - 0.5)
+        maps = [h + self.tail(self.body(h))]
+        for level in self.down:
+            maps.append(level(maps[-1]))
+        return maps
+
+
+class GlobalEncoder(nn.Module):
+    """One latent vector for the whole image, from a small view of all of it.
+
+    The view is the input shrunk (area average) to at most ``GLOBAL_VIEW`` pixels a side, so
+    the latent does not depend on how a large image is later cut into tiles.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+        )
+        self.fc = nn.Linear(128, cfg.latent)
+
+    @staticmethod
+    def view(x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        shrink = max(h, w) / GLOBAL_VIEW
+        if shrink <= 1:
+            return x
+        size = (max(1, round(h / shrink)), max(1, round(w / shrink)))
+        return F.adaptive_avg_pool2d(x, size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.net(self.view(x) - 0.5)
+        pooled = torch.cat([h.mean(dim=(-2, -1)), h.amax(dim=(-2, -1))], dim=1)
+        return self.fc(pooled)

@@ -1,0 +1,5 @@
+"""Restorators turn an encoder + decoder into an image."""
+
+from .single_step import render
+
+__all__ = ["render"]

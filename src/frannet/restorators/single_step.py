@@ -1,0 +1,34 @@
+"""Single-step restorator: one decoder query per output pixel."""
+
+from __future__ import annotations
+
+import torch
+
+from ..coords import pixel_centers
+from ..models import FranNet
+
+DEFAULT_CHUNK = 1 << 16  # output pixels decoded at once
+
+
+@torch.no_grad()
+def render(model: FranNet, lr: torch.Tensor, size: tuple[int, int], chunk: int = DEFAULT_CHUNK,
+           progress=None) -> torch.Tensor:
+    """Restore (3, h, w) ``lr`` to (3, H, W) for ``size`` = (H, W); any H, W >= 1.
+
+    ``progress`` (optional) is called with the number of output rows finished.
+    """
+    out_h, out_w = size
+    lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
+    h, w = lr.shape[-2:]
+    scale = torch.tensor([[out_w / w, out_h / h]], dtype=lr.dtype, device=lr.device)
+    enc = model.encode(lr, scale)
+    out = torch.empty(3, out_h, out_w, dtype=lr.dtype, device=lr.device)
+    rows = max(1, chunk // out_w)
+    for top in range(0, out_h, rows):
+        bottom = min(out_h, top + rows)
+        points = pixel_centers(out_h, out_w, rows=slice(top, bottom), device=lr.device, dtype=lr.dtype)
+        values = model.query(enc, points[None])[0]
+        out[:, top:bottom] = values.T.reshape(3, bottom - top, out_w)
+        if progress is not None:
+            progress(bottom - top)
+    return out

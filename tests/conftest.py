@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny random models and small generated images (fast, CPU only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from tiny import tiny_model
+
+from frannet import FranNet, save_model
+from frannet.dead_leaves import dead_leaves
+
+
+@pytest.fixture
+def model() -> FranNet:
+    return tiny_model()
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    path = tmp_path / "tiny.safetensors"
+    save_model(path, tiny_model())
+    return path
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    """A train and a val folder of small dead-leaves images."""
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 3), ("val", 1)):
+        (root / split).mkdir()
+        for i in range(count):
+            Image.fromarray(dead_leaves(64, rng, r_min=3, max_discs=400)).save(root / split / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def photo(tmp_path):
+    """A small RGB photo-like PNG on disk."""
+    rng = np.random.default_rng(1)
+    path = tmp_path / "photo.png"
+    Image.fromarray(dead_leaves(40, rng, r_min=2, max_discs=300)[:, :37]).save(path)
+    return path

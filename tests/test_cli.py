@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from frannet.cli import main
+
+
+def _run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("flag,value,expected", [
+    ("--scale", "2", (74, 80)), ("--scale", "2.5", (92, 100)), ("--scale", "3.7", (137, 148)),
+    ("--scale", "2,3", (74, 120)), ("--size", "101x57", (101, 57)), ("--size", "37x40", (37, 40)),
+])
+def test_restore_gives_the_requested_size(capsys, tmp_path, photo, model_path, flag, value, expected):
+    out = tmp_path / "out.png"
+    code, _, err = _run(capsys, "restore", photo, "-o", out, flag, value, "--model", model_path)
+    assert code == 0, err
+    assert Image.open(out).size == expected
+
+
+def test_restore_is_deterministic(capsys, tmp_path, photo, model_path):
+    for name in ("a.png", "b.png"):
+        assert _run(capsys, "restore", photo, "-o", tmp_path / name, "--scale", "3.3", "--model", model_path)[0] == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--scale", "0"], "scale"), (["--scale", "-2"], "scale"), (["--scale", "nan"], "scale"),
+    (["--scale", "inf"], "scale"), (["--scale", "abc"], "scale"), (["--scale", "0.5"], "shrink"),
+    (["--scale", "10000"], "megapixels"), (["--size", "10x"], "WIDTHxHEIGHT"), (["--size", "0x10"], "positive"),
+    (["--size", "10x10"], "smaller than the input"), ([], "exactly one"), (["--scale", "2", "--size", "80x80"], "exactly one"),
+])
+def test_bad_arguments_are_one_line_errors(capsys, tmp_path, photo, model_path, args, message):
+    code, _, err = _run(capsys, "restore", photo, "-o", tmp_path / "o.png", "--model", model_path, *args)
+    assert code == 2
+    assert message in err and err.startswith("frannet: error:") and err.count("\n") == 1
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_unreadable_inputs_are_one_line_errors(capsys, tmp_path, photo, model_path):
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image")
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(photo.read_bytes()[:200])
+    truncated_model = tmp_path / "cut.safetensors"
+    truncated_model.write_bytes(model_path.read_bytes()[:300])
+    cases = [(junk, model_path, "not a readable image"), (truncated, model_path, "truncated"),
+             (tmp_path / "missing.png", model_path, "no such file"), (photo, truncated_model, "truncated or corrupt")]
+    for src, model, message in cases:
+        code, _, err = _run(capsys, "restore", src, "-o", tmp_path / "o.png", "--scale", "2", "--model", model)
+        assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_folder_run_keeps_going_past_a_bad_file(capsys, tmp_path, photo, model_path):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    Image.open(photo).save(src / "a.png")
+    Image.open(photo).convert("L").save(src / "sub" / "b.jpg")
+    (src / "bad.png").write_bytes(b"junk")
+    code, out, err = _run(capsys, "restore", src, "-o", tmp_path / "out", "--scale", "2", "--model", model_path)
+    assert code == 1
+    assert "restored 2 of 3" in out and "bad.png" in err
+    assert Image.open(tmp_path / "out" / "a.png").size == (74, 80)
+    assert Image.open(tmp_path / "out" / "sub" / "b.jpg").size == (74, 80)
+    assert not (tmp_path / "out" / "bad.png").exists()
+
+
+def test_never_overwrites_the_input_unless_asked(capsys, tmp_path, photo, model_path):
+    before = photo.read_bytes()
+    code, _, err = _run(capsys, "restore", photo, "-o", photo, "--scale", "2", "--model", model_path)
+    assert code == 2 and "--overwrite" in err
+    assert photo.read_bytes() == before
+    assert _run(capsys, "restore", photo, "-o", photo, "--scale", "2", "--model", model_path, "--overwrite")[0] == 0
+    assert Image.open(photo).size == (74, 80)
+
+
+def test_eval_prints_a_table_and_writes_json(capsys, tmp_path, image_folder, model_path):
+    report = tmp_path / "eval.json"
+    code, out, err = _run(capsys, "eval", image_folder / "val", "--model", model_path, "--scales", "2,3",
+                          "--json", report, "--quiet")
+    assert code == 0, err
+    assert "x2" in out and "x3" in out and "bicubic" in out
+    result = json.loads(report.read_text())
+    assert set(result["mean"]) == {"2.0", "3.0"}
+    row = result["mean"]["2.0"]
+    assert set(row) == {"model", "bicubic", "lanczos"} and 10 < row["bicubic"]["psnr"] < 100
+    assert 0 < row["model"]["ssim"] <= 1
+
+
+def test_train_command_reports_config_errors(capsys, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("stepz = 3\n")
+    code, _, err = _run(capsys, "train", cfg)
+    assert code == 2 and "unknown key" in err

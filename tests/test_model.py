@@ -1,0 +1,87 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from frannet import FranNet
+from frannet.config import ConfigError, ModelConfig
+from frannet.coords import pixel_centers, to_grid
+from frannet.models.decoder import fourier_features
+from frannet.restorators import render
+
+from tiny import TINY, tiny_model
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (5, 3), (13, 7), (17, 32)])
+def test_encode_query_shapes_at_odd_sizes(model, h, w):
+    lr = torch.rand(2, 3, h, w)
+    enc = model.encode(lr, torch.tensor([[2.0, 3.0], [1.5, 1.5]]))
+    assert [m.shape[-2:] for m in enc.projected][0] == (h, w)
+    assert enc.bias.shape == (2, TINY.hidden)
+    out = model.query(enc, torch.rand(2, 11, 2))
+    assert out.shape == (2, 11, 3)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("size", [(10, 10), (21, 33), (7, 5), (64, 13), (5, 5)])
+def test_render_gives_exactly_the_requested_size(model, size):
+    out = render(model, torch.rand(3, 5, 5), size)
+    assert out.shape == (3, *size)
+
+
+def test_render_is_deterministic_and_chunk_independent(model):
+    lr = torch.rand(3, 9, 11)
+    a = render(model, lr, (25, 31))
+    b = render(model, lr, (25, 31), chunk=40)  # a row at a time, and a partial last chunk
+    assert torch.equal(a, render(model, lr, (25, 31)))
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+def test_untrained_model_is_bicubic():
+    """The residual head starts at zero, so a fresh model returns the bicubic base."""
+    model = tiny_model(randomize_head=False)
+    lr = torch.rand(1, 3, 6, 8)
+    pts = pixel_centers(12, 16)[None]
+    base = F.grid_sample(lr, to_grid(pts), mode="bicubic", padding_mode="border", align_corners=False)
+    torch.testing.assert_close(model(lr, torch.tensor([[2.0, 2.0]]), pts), base.squeeze(2).transpose(1, 2))
+
+
+def test_output_is_continuous_across_input_pixel_borders(model):
+    """Bilinear features + periodic coordinate features: no jump at an input pixel border."""
+    lr = torch.rand(1, 3, 8, 8)
+    enc = model.encode(lr, torch.tensor([[4.0, 4.0]]))
+    border = 3 / 8  # x of the border between input pixels 2 and 3
+    eps = 1e-5
+    pts = torch.tensor([[[border - eps, 0.4], [border + eps, 0.4]]])
+    out = model.query(enc, pts)[0]
+    assert (out[0] - out[1]).abs().max() < 1e-3
+
+
+def test_fourier_features_are_periodic_on_the_input_grid():
+    pts = torch.tensor([[[0.1, 0.2]]])
+    shifted = pts + torch.tensor([1 / 10, 3 / 20])  # one input pixel in x (w=10), three in y (h=20)
+    torch.testing.assert_close(fourier_features(pts, (20, 10), 3), fourier_features(shifted, (20, 10), 3),
+                               atol=1e-5, rtol=0)
+
+
+def test_scale_condition_changes_the_output(model):
+    lr = torch.rand(1, 3, 6, 6)
+    pts = torch.rand(1, 20, 2)
+    a = model(lr, torch.tensor([[2.0, 2.0]]), pts)
+    b = model(lr, torch.tensor([[3.0, 2.0]]), pts)
+    assert not torch.allclose(a, b)
+
+
+def test_global_latent_sees_a_bounded_view():
+    from frannet.models.encoder import GLOBAL_VIEW, GlobalEncoder
+
+    assert GlobalEncoder.view(torch.rand(1, 3, 300, 90)).shape[-2:] == (GLOBAL_VIEW, round(90 / (300 / GLOBAL_VIEW)))
+    small = torch.rand(1, 3, 20, 30)
+    assert GlobalEncoder.view(small) is small
+
+
+def test_model_config_validation():
+    with pytest.raises(ConfigError, match="unknown key"):
+        ModelConfig.from_dict({"chanels": 8})
+    with pytest.raises(ConfigError):
+        ModelConfig.from_dict({"channels": 0})
+    assert FranNet(ModelConfig.from_dict({"channels": 8, "blocks": 1})).cfg.channels == 8

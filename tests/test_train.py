@@ -1,0 +1,106 @@
+import json
+
+import pytest
+import torch
+
+from frannet.checkpoint import load_model, load_training
+from frannet.config import ConfigError, TrainConfig
+from frannet.data import load_images, sample_batch, step_generator
+from frannet.train import learning_rate, train
+
+
+def _config(root, out, **extra) -> TrainConfig:
+    return TrainConfig.from_dict({
+        "out_dir": str(out), "steps": 4, "batch": 2, "warmup": 1, "val_every": 2, "ckpt_every": 2,
+        "model": {"channels": 8, "blocks": 1, "coarse_blocks": 1, "latent": 8, "hidden": 16, "decoder_layers": 2},
+        "data": {"train": [str(root / "train")], "val": [str(root / "val")], "patch": 12, "max_scale": 4.0,
+                 "target_points": 64, "val_crop": 32},
+        **extra,
+    })
+
+
+def test_training_smoke_run(image_folder, tmp_path):
+    cfg = _config(image_folder, tmp_path / "run")
+    last = train(cfg, progress=False)
+    assert last.name == "ckpt_0000004.safetensors"
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    vals = [r for r in log if "val" in r]
+    assert [r["step"] for r in vals] == [2, 4]
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in log)
+    assert set(vals[-1]["val"]) == {"2.0", "4.0"}
+    model = load_model(last)
+    assert model.cfg == cfg.model
+
+
+def test_resume_continues_the_same_run(image_folder, tmp_path):
+    straight = train(_config(image_folder, tmp_path / "a"), progress=False)
+    half = train(_config(image_folder, tmp_path / "b"), progress=False, until=2)
+    assert load_training(half)["step"] == 2
+    resumed = train(_config(image_folder, tmp_path / "b"), resume=half, progress=False)
+    a, b = load_training(straight), load_training(resumed)
+    assert b["step"] == 4
+    for part in ("model", "ema"):
+        for k in a[part]:
+            torch.testing.assert_close(a[part][k], b[part][k], rtol=0, atol=1e-7)
+
+
+def test_resume_refuses_a_different_model(image_folder, tmp_path):
+    half = train(_config(image_folder, tmp_path / "c"), progress=False, until=2)
+    other = _config(image_folder, tmp_path / "c", lr=1e-3)
+    with pytest.raises(ConfigError, match="lr"):
+        train(other, resume=half, progress=False)
+
+
+def test_batches_are_a_function_of_seed_and_step(image_folder):
+    cfg = _config(image_folder, "unused").data
+    images = load_images(cfg.train)
+    a = sample_batch(images, cfg, 3, step_generator(0, 5))
+    b = sample_batch(images, cfg, 3, step_generator(0, 5))
+    c = sample_batch(images, cfg, 3, step_generator(0, 6))
+    assert torch.equal(a.lr, b.lr) and torch.equal(a.points, b.points)
+    assert not torch.equal(a.lr, c.lr)
+    assert a.lr.shape == (3, 3, 12, 12) and a.points.shape == (3, 64, 2) and a.target.shape == (3, 64, 3)
+    assert ((a.scale >= 1) & (a.scale <= 4.1)).all()
+    assert ((a.points > 0) & (a.points < 1)).all()
+
+
+def test_targets_are_the_crop_pixels_at_the_points(image_folder):
+    """With scale 1 the LR patch is the crop itself: each target is the LR pixel under its point."""
+    cfg = _config(image_folder, "unused", data={"train": [str(image_folder / "train")], "patch": 12,
+                                                 "min_scale": 1.0, "max_scale": 1.0, "target_points": 50}).data
+    batch = sample_batch(load_images(cfg.train), cfg, 2, step_generator(1, 0))
+    cols = (batch.points[..., 0] * 12).long()
+    rows = (batch.points[..., 1] * 12).long()
+    for i in range(2):
+        lr_at = batch.lr[i][:, rows[i], cols[i]].T
+        torch.testing.assert_close(lr_at, batch.target[i], atol=0.5 / 255 + 1e-6, rtol=0)
+
+
+def test_learning_rate_schedule():
+    cfg = TrainConfig(steps=100, warmup=10, lr=1e-3, min_lr=1e-5)
+    assert learning_rate(cfg, 0) == pytest.approx(1e-4)
+    assert learning_rate(cfg, 10) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 100) == pytest.approx(1e-5)
+    assert learning_rate(cfg, 50) < learning_rate(cfg, 30)
+
+
+def test_config_files_are_validated(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('steps = 10\nlearning_rate = 0.1\n')
+    with pytest.raises(ConfigError, match="unknown key.*learning_rate"):
+        TrainConfig.load(bad)
+    bad.write_text('[model]\nchannels = -3\n')
+    with pytest.raises(ConfigError, match="channels"):
+        TrainConfig.load(bad)
+    bad.write_text('steps = [\n')
+    with pytest.raises(ConfigError, match="TOML"):
+        TrainConfig.load(bad)
+    with pytest.raises(ConfigError, match="no such"):
+        TrainConfig.load(tmp_path / "missing.toml")
+
+
+def test_committed_configs_are_valid():
+    from pathlib import Path
+
+    for path in (Path(__file__).parents[1] / "configs").glob("*.toml"):
+        TrainConfig.load(path)
