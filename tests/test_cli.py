@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -98,3 +99,22 @@ def test_train_command_reports_config_errors(capsys, tmp_path):
     cfg.write_text("stepz = 3\n")
     code, _, err = _run(capsys, "train", cfg)
     assert code == 2 and "unknown key" in err
+
+
+def test_export_turns_a_checkpoint_into_a_model_file(capsys, tmp_path, image_folder):
+    from frannet.checkpoint import load_model, model_card
+    from frannet.config import TrainConfig
+    from frannet.train import train
+    from tiny import TINY
+
+    cfg = TrainConfig.from_dict({"model": dataclasses.asdict(TINY), "out_dir": str(tmp_path / "run"), "steps": 1,
+                                 "batch": 1, "warmup": 1, "data": {"train": [str(image_folder / "train")], "val": [],
+                                                                   "patch": 12, "target_points": 16}})
+    ckpt = train(cfg, progress=False)
+    out = tmp_path / "model.safetensors"
+    code, _, err = _run(capsys, "export", ckpt, "-o", out, "--half")
+    assert code == 0, err
+    assert model_card(out)["trained_steps"] == 1
+    assert load_model(out).cfg == TINY
+    code, _, err = _run(capsys, "export", out, "-o", tmp_path / "again.safetensors")
+    assert code == 2 and "cannot be resumed" in err

@@ -16,7 +16,7 @@ from PIL import Image
 from .checkpoint import load_model
 from .io import Picture
 from .models import FranNet
-from .restorators import render
+from .tiling import DEFAULT_TILE, render_tiled
 
 PACKAGE_DIR = Path(__file__).parent
 BUNDLED_MODEL = PACKAGE_DIR / "weights" / "frannet-sr.safetensors"
@@ -54,13 +54,16 @@ def output_size(width: int, height: int, scale=None, size=None,
     return out_w, out_h
 
 
-def upscale_picture(picture: Picture, model: FranNet, width: int, height: int, progress=None) -> Picture:
+def upscale_picture(picture: Picture, model: FranNet, width: int, height: int, tile: int = DEFAULT_TILE,
+                    progress=None) -> Picture:
     """Restore a Picture to width x height; alpha is resized on its own (bicubic).
 
-    ``progress`` (optional) is called with the number of output rows finished.
+    The encoder works on ``tile``-pixel tiles (the result does not depend on it); ``progress``
+    (optional) is called with the number of output pixels finished.
     """
     lr = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
-    rgb = render(model, lr, (height, width), progress=progress).clamp(0.0, 1.0).permute(1, 2, 0).numpy()
+    rgb = render_tiled(model, lr, (height, width), tile=tile, progress=progress)
+    rgb = rgb.clamp(0.0, 1.0).permute(1, 2, 0).numpy()
     alpha = None
     if picture.alpha is not None:
         resized = Image.fromarray(picture.alpha.astype(np.float32), mode="F").resize((width, height), Image.BICUBIC)

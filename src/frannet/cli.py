@@ -2,6 +2,7 @@
 
     frannet restore INPUT -o OUTPUT (--scale S | --size WxH) [--model PATH]
     frannet train CONFIG [--resume CKPT]
+    frannet export CKPT -o MODEL [--half]
     frannet eval HR_FOLDER [--scales 2,3,4,6,8] [--json OUT]
     frannet bench [--size 512] [--scale 4]
 """
@@ -83,9 +84,10 @@ def _restore(args) -> int:
         try:
             picture = read_image(src)
             width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=args.max_pixels)
-            with tqdm(total=height, desc=src.name, unit="row", leave=False,
-                      disable=args.quiet or width * height < LARGE_OUTPUT) as rows:
-                write_image(dst, upscale_picture(picture, model, width, height, progress=rows.update))
+            with tqdm(total=width * height, desc=src.name, unit="px", unit_scale=True, leave=False,
+                      disable=args.quiet or width * height < LARGE_OUTPUT) as pixels:
+                write_image(dst, upscale_picture(picture, model, width, height, tile=args.tile,
+                                                 progress=pixels.update))
         except Exception as exc:  # a batch keeps going past any bad file and reports it
             if len(jobs) == 1:
                 raise
@@ -103,6 +105,16 @@ def _train(args) -> int:
 
     last = train(TrainConfig.load(args.config), resume=args.resume, progress=not args.quiet)
     print(f"last checkpoint: {last}")
+    return 0
+
+
+def _export(args) -> int:
+    from .checkpoint import load_model, load_training, save_model
+
+    state = load_training(args.checkpoint)
+    card = {"trained_steps": state["step"], "train_config": json.loads(state["config"].to_json())}
+    save_model(args.output, load_model(args.checkpoint), card=card, half=args.half)
+    print(f"wrote {args.output} (EMA weights after {state['step']} steps)")
     return 0
 
 
@@ -141,6 +153,7 @@ def _bench(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .api import DEFAULT_MAX_OUTPUT_PIXELS
+    from .tiling import DEFAULT_TILE
 
     parser = argparse.ArgumentParser(prog="frannet", description="Image restoration at any output resolution.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", help="exact output size WIDTHxHEIGHT")
     p.add_argument("--model", help="weights (.safetensors); the bundled model by default")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS, help="largest output allowed")
+    p.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                   help="encoder tile side in input pixels (bounds memory; the result does not depend on it)")
     p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_restore)
@@ -161,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", help="training checkpoint (or its folder) to continue from")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("export", help="turn a training checkpoint into a model file (its EMA weights)")
+    p.add_argument("checkpoint")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("eval", help="PSNR/SSIM on Y against bicubic and Lanczos on a folder of photos")
     p.add_argument("folder", help="folder of high-resolution photos")

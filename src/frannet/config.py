@@ -118,6 +118,8 @@ class TrainConfig:
     threads: int = 0                  # torch intra-op threads (0: torch's default)
 
     def __post_init__(self):
+        _check(isinstance(self.model, ModelConfig), "model must be a ModelConfig (use from_dict for plain dicts)")
+        _check(isinstance(self.data, DataConfig), "data must be a DataConfig (use from_dict for plain dicts)")
         _check(self.steps >= 1 and self.batch >= 1, "steps and batch must be >= 1")
         _check(self.lr > 0 and 0 <= self.min_lr <= self.lr, "need 0 <= min_lr <= lr, lr > 0")
         _check(0.0 <= self.ema < 1.0, "ema must be in [0, 1)")

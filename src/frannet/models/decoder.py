@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..coords import to_grid
+from .sampling import sample_bilinear
 
 COND_DIMS = 4  # 1/sx, 1/sy, log sx, log sy
 
@@ -31,12 +31,15 @@ def scale_condition(scale: torch.Tensor, max_scale: float) -> torch.Tensor:
     return torch.cat([1.0 / s, torch.log(s) / math.log(max(max_scale, 2.0))], dim=1)
 
 
-def fourier_features(points: torch.Tensor, lr_size: tuple[int, int], bands: int) -> torch.Tensor:
-    """sin/cos of 2*pi*k*u for k = 1..bands, u the position in input pixels, for x and y."""
-    h, w = lr_size
-    u = points * torch.tensor([w, h], dtype=points.dtype, device=points.device)
-    k = torch.arange(1, bands + 1, dtype=points.dtype, device=points.device) * (2 * math.pi)
-    angles = (u.unsqueeze(-1) * k).flatten(-2)  # (B, N, 2 * bands)
+def fourier_features(pos: torch.Tensor, bands: int) -> torch.Tensor:
+    """sin/cos of 2*pi*k*u for k = 1..bands, for u = x and y in input pixels (float64 in).
+
+    Only the fractional part of u matters (k is whole); it is taken in float64, since in float32
+    the angle of a point 4000 pixels in would already be off by ~0.02 rad.
+    """
+    phase = pos - torch.floor(pos)
+    k = torch.arange(1, bands + 1, dtype=phase.dtype, device=pos.device) * (2 * math.pi)
+    angles = (phase.unsqueeze(-1) * k).flatten(-2)  # (B, N, 2 * bands)
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
 
@@ -49,23 +52,23 @@ class CoordinateDecoder(nn.Module):
         self.image = nn.Linear(cfg.latent + COND_DIMS, cfg.hidden)
         layers = []
         for _ in range(cfg.decoder_layers - 1):
-            layers += [nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU()]
+            layers += [nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True)]
         self.mlp = nn.Sequential(*layers, nn.Linear(cfg.hidden, 3))
         # Start as plain bicubic: the residual head begins at zero.
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
     def prepare(self, maps: list[torch.Tensor], latent: torch.Tensor, cond: torch.Tensor):
-        """Per-image work: projected maps and the bias shared by all of an image's points."""
-        projected = [proj(m) for proj, m in zip(self.project, maps)]
+        """Per-image work: projected maps (channels-last) and the bias shared by all points."""
+        projected = [proj(m).permute(0, 2, 3, 1).contiguous() for proj, m in zip(self.project, maps)]
         bias = self.image(torch.cat([latent, cond], dim=1))
         return projected, bias
 
-    def forward(self, projected: list[torch.Tensor], bias: torch.Tensor, points: torch.Tensor,
-                lr_size: tuple[int, int]) -> torch.Tensor:
-        grid = to_grid(points)
-        h = bias.unsqueeze(1) + self.coords(fourier_features(points, lr_size, self.cfg.fourier_bands))
-        for m in projected:
-            sampled = F.grid_sample(m, grid, mode="bilinear", padding_mode="border", align_corners=False)
-            h = h + sampled.squeeze(2).transpose(1, 2)
-        return self.mlp(F.relu(h))
+    def forward(self, projected: list[torch.Tensor], bias: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """The residual at ``pos`` (B, N, 2): (x, y) in input pixels, float64, (0, 0) the top-left corner."""
+        h = bias.unsqueeze(1) + self.coords(fourier_features(pos, self.cfg.fourier_bands).to(bias.dtype))
+        for level, m in enumerate(projected):
+            # Pixel j of level l covers input pixels [j * 2^l, (j + 1) * 2^l): its centre is at
+            # (j + 0.5) * 2^l. A crop whose origin is a multiple of 2^l samples the same values.
+            h += sample_bilinear(m, pos / (1 << level) - 0.5)
+        return self.mlp(F.relu_(h))

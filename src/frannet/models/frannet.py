@@ -5,22 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from ..coords import to_grid
 from .decoder import CoordinateDecoder, scale_condition
 from .encoder import Encoder, GlobalEncoder
+from .sampling import sample_bicubic
 
 
 @dataclass
 class Encoding:
     """What the decoder needs from one batch of inputs; valid for any set of points."""
 
-    lr: torch.Tensor                 # (B, 3, h, w) the input, for the bicubic base
-    projected: list[torch.Tensor]    # per level (B, hidden, h_l, w_l)
+    lr: torch.Tensor                 # (B, h, w, 3) the input, channels-last, for the bicubic base
+    projected: list[torch.Tensor]    # per level (B, h_l, w_l, hidden)
     bias: torch.Tensor               # (B, hidden) global latent + condition
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the encoded input."""
+        return self.lr.shape[1], self.lr.shape[2]
 
 
 class FranNet(nn.Module):
@@ -38,13 +42,18 @@ class FranNet(nn.Module):
         if latent is None:
             latent = self.global_encoder(lr)
         projected, bias = self.decoder.prepare(maps, latent, scale_condition(scale, self.cfg.max_scale))
-        return Encoding(lr=lr, projected=projected, bias=bias)
+        return Encoding(lr=lr.permute(0, 2, 3, 1).contiguous(), projected=projected, bias=bias)
 
     def query(self, enc: Encoding, points: torch.Tensor) -> torch.Tensor:
-        """Colours at (B, N, 2) points in [0, 1]^2: bicubic base plus predicted residual."""
-        base = F.grid_sample(enc.lr, to_grid(points), mode="bicubic", padding_mode="border",
-                             align_corners=False).squeeze(2).transpose(1, 2)
-        return base + self.decoder(enc.projected, enc.bias, points, tuple(enc.lr.shape[-2:]))
+        """Colours at (B, N, 2) points (x, y) in [0, 1]^2 of the encoded input."""
+        h, w = enc.size
+        return self.query_pixels(enc, points.double() * points.new_tensor([w, h], dtype=torch.float64))
+
+    def query_pixels(self, enc: Encoding, pos: torch.Tensor) -> torch.Tensor:
+        """Colours at (B, N, 2) positions in input pixels ((0, 0) the top-left corner; float64
+        keeps them exact on large images): bicubic base plus predicted residual."""
+        pos = pos.double()
+        return sample_bicubic(enc.lr, pos - 0.5) + self.decoder(enc.projected, enc.bias, pos)
 
     def forward(self, lr: torch.Tensor, scale: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         return self.query(self.encode(lr, scale), points)

@@ -26,7 +26,7 @@ def render(model: FranNet, lr: torch.Tensor, size: tuple[int, int], chunk: int =
     rows = max(1, chunk // out_w)
     for top in range(0, out_h, rows):
         bottom = min(out_h, top + rows)
-        points = pixel_centers(out_h, out_w, rows=slice(top, bottom), device=lr.device, dtype=lr.dtype)
+        points = pixel_centers(out_h, out_w, rows=slice(top, bottom), device=lr.device, dtype=torch.float64)
         values = model.query(enc, points[None])[0]
         out[:, top:bottom] = values.T.reshape(3, bottom - top, out_w)
         if progress is not None:

@@ -1,0 +1,83 @@
+"""Tiled rendering: any image size with bounded encoder memory, identical to the untiled result.
+
+The input is cut into tiles of ``tile`` x ``tile`` pixels. Each tile is encoded together with
+a margin that covers the encoder's receptive field and the decoder's sampling reach, so every
+feature the decoder reads inside the tile equals the one computed on the whole image. The
+global latent is computed once from the whole image and the scale condition is the whole
+image's, so each output pixel is decoded from exactly the same numbers as without tiling.
+Tile origins are multiples of 2^(levels-1), so the coarse maps line up with the whole image's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+
+from .config import ModelConfig
+from .coords import pixel_centers
+from .models import FranNet
+
+DEFAULT_TILE = 256  # input pixels per tile side
+
+
+def receptive_margin(cfg: ModelConfig) -> int:
+    """Input pixels around a tile that the decoder's values inside it depend on."""
+    reach = 2 + 2 * cfg.blocks  # head, the trunk's convolutions and tail, at the input resolution
+    for level in range(1, cfg.levels):
+        reach += (1 << (level - 1)) + 2 * cfg.coarse_blocks * (1 << level)  # stride conv + blocks at level
+    reach += 1 << (cfg.levels - 1)  # bilinear sampling of the coarsest map reaches one of its pixels
+    return max(reach, 2) + 2  # at least the bicubic base's reach, plus one pixel of rounding
+
+
+def _spans(start: int, stop: int, step: int) -> Iterator[tuple[int, int]]:
+    for a in range(start, stop, step):
+        yield a, min(stop, a + step)
+
+
+def _input_window(first: int, last: int, out_size: int, in_size: int, margin: int, align: int) -> tuple[int, int]:
+    """Input pixels [lo, hi) needed to decode output pixels first..last (inclusive) along one axis."""
+    u_lo = (first + 0.5) * in_size / out_size
+    u_hi = (last + 0.5) * in_size / out_size
+    lo = max(0, math.floor(u_lo) - margin)
+    return lo - lo % align, min(in_size, math.ceil(u_hi) + margin)
+
+
+@torch.no_grad()
+def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
+                 region: tuple[int, int, int, int] | None = None, chunk: int = 1 << 16,
+                 progress: Callable[[int], None] | None = None) -> torch.Tensor:
+    """Restore (3, h, w) ``lr`` to ``size`` = (H, W), one input tile at a time.
+
+    ``region`` = (x0, y0, x1, y1) renders only that window of the output (equal to the same
+    crop of the full render). ``progress`` is called with the output pixels finished.
+    """
+    if tile < 1:
+        raise ValueError(f"tile must be >= 1, got {tile}")
+    out_h, out_w = size
+    h, w = lr.shape[-2:]
+    x0, y0, x1, y1 = region or (0, 0, out_w, out_h)
+    if not (0 <= x0 < x1 <= out_w and 0 <= y0 < y1 <= out_h):
+        raise ValueError(f"region {(x0, y0, x1, y1)} is not inside the {out_w}x{out_h} output")
+    lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
+    scale = lr.new_tensor([[out_w / w, out_h / h]])
+    latent = model.global_encoder(lr)
+    margin, align = receptive_margin(model.cfg), 1 << (model.cfg.levels - 1)
+    # Output tiles follow the input tiles: about tile * scale output pixels a side.
+    step_x, step_y = max(1, round(tile * out_w / w)), max(1, round(tile * out_h / h))
+    out = lr.new_empty(3, y1 - y0, x1 - x0)
+    for r0, r1 in _spans(y0, y1, step_y):
+        top, bottom = _input_window(r0, r1 - 1, out_h, h, margin, align)
+        for q0, q1 in _spans(x0, x1, step_x):
+            left, right = _input_window(q0, q1 - 1, out_w, w, margin, align)
+            enc = model.encode(lr[..., top:bottom, left:right], scale, latent=latent)
+            rows = max(1, chunk // (q1 - q0))
+            for a, b in _spans(r0, r1, rows):
+                pts = pixel_centers(out_h, out_w, rows=slice(a, b), cols=slice(q0, q1), dtype=torch.float64)
+                pos = pts * pts.new_tensor([w, h]) - pts.new_tensor([left, top])  # input pixels, tile frame
+                values = model.query_pixels(enc, pos[None])[0]
+                out[:, a - y0:b - y0, q0 - x0:q1 - x0] = values.T.reshape(3, b - a, q1 - q0)
+            if progress is not None:
+                progress((r1 - r0) * (q1 - q0))
+    return out

@@ -1,0 +1,60 @@
+import pytest
+import torch
+from tiny import tiny_model
+
+from frannet import FranNet, ModelConfig
+from frannet.restorators import render
+from frannet.tiling import receptive_margin, render_tiled
+
+
+@pytest.mark.parametrize("tile", [64, 128, 256])
+def test_tiled_equals_untiled(tile):
+    model = tiny_model()
+    lr = torch.rand(3, 301, 173, generator=torch.Generator().manual_seed(0))
+    size = (503, 367)  # odd sizes, different factors per axis
+    full = render(model, lr, size)
+    tiled = render_tiled(model, lr, size, tile=tile)
+    assert (full - tiled).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("tile", [5, 13])
+def test_tiled_equals_untiled_with_tiny_tiles(tile):
+    model = tiny_model(3)
+    lr = torch.rand(3, 23, 31, generator=torch.Generator().manual_seed(1))
+    full = render(model, lr, (70, 47))
+    assert (full - render_tiled(model, lr, (70, 47), tile=tile)).abs().max() <= 1e-5
+
+
+def test_tiled_equals_untiled_for_the_default_architecture():
+    torch.manual_seed(0)
+    model = FranNet(ModelConfig()).eval()
+    torch.nn.init.normal_(model.decoder.mlp[-1].weight, std=0.1)
+    lr = torch.rand(3, 150, 97, generator=torch.Generator().manual_seed(2))
+    full = render(model, lr, (300, 213))
+    assert (full - render_tiled(model, lr, (300, 213), tile=64)).abs().max() <= 1e-5
+
+
+def test_margin_covers_the_receptive_field():
+    """Changing an input pixel further away than the margin leaves the features unchanged."""
+    model = tiny_model()
+    m = receptive_margin(model.cfg)
+    lr = torch.rand(1, 3, 4 * m, 4 * m)
+    probe = lr.clone()
+    probe[..., 2 * m, 2 * m] += 1.0
+    scale = torch.tensor([[2.0, 2.0]])
+    a = model.encode(lr, scale, latent=torch.zeros(1, model.cfg.latent))
+    b = model.encode(probe, scale, latent=torch.zeros(1, model.cfg.latent))
+    for level, (pa, pb) in enumerate(zip(a.projected, b.projected)):
+        changed = (pa - pb).abs().amax(dim=(0, 3)).nonzero()  # maps are (B, H, W, C)
+        reach = ((changed << level) - 2 * m).abs().max().item()
+        assert reach < m
+
+
+def test_region_equals_the_crop_of_the_full_render():
+    model = tiny_model()
+    lr = torch.rand(3, 40, 33)
+    full = render_tiled(model, lr, (97, 80), tile=16)
+    region = render_tiled(model, lr, (97, 80), tile=16, region=(13, 7, 61, 90))
+    assert torch.equal(region, full[:, 7:90, 13:61])
+    with pytest.raises(ValueError, match="region"):
+        render_tiled(model, lr, (97, 80), region=(0, 0, 81, 10))
