@@ -85,3 +85,14 @@ def test_mismatched_weights_are_a_clear_error(tmp_path, model):
     save_file(tensors, str(bad), metadata=meta)
     with pytest.raises(CheckpointError, match="do not match"):
         load_model(bad)
+
+
+def test_flipped_bytes_are_detected_by_the_hash(tmp_path, model):
+    path = tmp_path / "m.safetensors"
+    save_model(path, model)
+    data = bytearray(path.read_bytes())
+    data[-7] ^= 0xFF  # inside the last tensor's bytes: the file still parses
+    bad = tmp_path / "flipped.safetensors"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_model(bad)

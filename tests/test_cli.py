@@ -118,3 +118,23 @@ def test_export_turns_a_checkpoint_into_a_model_file(capsys, tmp_path, image_fol
     assert load_model(out).cfg == TINY
     code, _, err = _run(capsys, "export", out, "-o", tmp_path / "again.safetensors")
     assert code == 2 and "cannot be resumed" in err
+
+
+def test_skip_existing_and_sharding(capsys, tmp_path, photo, model_path, monkeypatch):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(5):
+        Image.open(photo).save(src / f"{i}.png")
+    out = tmp_path / "out"
+    # rank 1 of 2 takes every second file
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code, stdout, _ = _run(capsys, "restore", src, "-o", out, "--scale", "2", "--model", model_path, "--quiet")
+    assert code == 0 and "rank 1/2: restored 2 of 2" in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["1.png", "3.png"]
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    code, stdout, _ = _run(capsys, "restore", src, "-o", out, "--scale", "2", "--model", model_path,
+                           "--skip-existing", "--quiet")
+    assert code == 0 and "restored 3 of 3" in stdout and "skipped 2" in stdout
+    assert len(list(out.iterdir())) == 5

@@ -4,18 +4,20 @@
   whole training config; resuming from it continues the same run.
 * A **model file** holds only the (EMA) weights and the model config: ``load_model(path)``
   rebuilds the network with nothing else.
-Both are written atomically (temporary file, then rename).
+Both are written atomically (temporary file, flushed, then renamed) and carry a sha256 of
+their tensors, checked on load: a truncated or corrupted file is a clear error.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig, TrainConfig
@@ -29,12 +31,28 @@ class CheckpointError(ValueError):
     """A checkpoint or model file that cannot be used."""
 
 
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over names, dtypes, shapes and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().cpu()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    """Write to a temporary file in the same folder, flush it to disk, then rename over ``path``:
+    a crash at any moment leaves either the old file or the complete new one."""
+    tensors = {k: v.detach().contiguous() for k, v in tensors.items()}
+    metadata = {**metadata, "sha256": _digest(tensors)}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
-        save_file({k: v.detach().contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+        save_file(tensors, tmp, metadata=metadata)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -47,14 +65,14 @@ def _read(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         raise CheckpointError(f"{path}: no such file")
     try:
         tensors = load_file(str(path))
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable safetensors file, truncated or corrupt ({exc})") from None
     if metadata.get("format") not in (MODEL_FORMAT, TRAIN_FORMAT):
         raise CheckpointError(f"{path}: not a frannet checkpoint (format {metadata.get('format')!r})")
+    if "sha256" in metadata and _digest(tensors) != metadata["sha256"]:
+        raise CheckpointError(f"{path}: corrupt (its contents do not match the sha256 recorded in it)")
     return tensors, metadata
 
 

@@ -66,6 +66,7 @@ def _restore(args) -> int:
     from tqdm import tqdm
 
     from .api import load, output_size, upscale_picture
+    from .distributed import process_share
     from .io import read_image, write_image
 
     if (args.scale is None) == (args.size is None):
@@ -78,6 +79,13 @@ def _restore(args) -> int:
             raise UsageError(f"{dst}: unsupported output format {dst.suffix!r}")
         if dst.exists() and dst.resolve() == src.resolve() and not args.overwrite:
             raise UsageError(f"{dst} is the input; pass --overwrite to replace it")
+    rank, world = process_share()
+    if world > 1:  # under torchrun: this process's share of the files
+        jobs = jobs[rank::world]
+    skipped = 0
+    if args.skip_existing or world > 1:  # writes are atomic, so an existing output is a finished one
+        todo = [(src, dst) for src, dst in jobs if not dst.exists()]
+        skipped, jobs = len(jobs) - len(todo), todo
     model = load(args.model)
     failures = []
     for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
@@ -92,8 +100,10 @@ def _restore(args) -> int:
             if len(jobs) == 1:
                 raise
             failures.append(str(exc) if str(src) in str(exc) else f"{src}: {exc or type(exc).__name__}")
-    if len(jobs) > 1:
-        print(f"restored {len(jobs) - len(failures)} of {len(jobs)} images into {args.output}")
+    if len(jobs) > 1 or skipped or world > 1:
+        who = f"rank {rank}/{world}: " if world > 1 else ""
+        print(f"{who}restored {len(jobs) - len(failures)} of {len(jobs)} images into {args.output}"
+              + (f", skipped {skipped} already done" if skipped else ""))
         for why in failures:
             print(f"  failed: {why}", file=sys.stderr)
     return 1 if failures else 0
@@ -104,7 +114,8 @@ def _train(args) -> int:
     from .train import train
 
     last = train(TrainConfig.load(args.config), resume=args.resume, progress=not args.quiet)
-    print(f"last checkpoint: {last}")
+    if last is not None:  # rank 0 (or a single process)
+        print(f"last checkpoint: {last}")
     return 0
 
 
@@ -168,12 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=DEFAULT_TILE,
                    help="encoder tile side in input pixels (bounds memory; the result does not depend on it)")
     p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_restore)
 
     p = sub.add_parser("train", help="train a model from a TOML config")
     p.add_argument("config")
-    p.add_argument("--resume", help="training checkpoint (or its folder) to continue from")
+    p.add_argument("--resume", help="checkpoint, folder of checkpoints, or 'auto' (out_dir's newest good one, "
+                                    "else start fresh: use this under torchrun --max-restarts)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 

@@ -105,7 +105,8 @@ class TrainConfig:
     out_dir: str = "runs/sr"
     seed: int = 0
     steps: int = 10000
-    batch: int = 16
+    batch: int = 16                   # global batch, split over processes under torchrun
+    micro_batch: int = 0              # samples per forward pass (gradient accumulation); 0: all at once
     lr: float = 4e-4
     min_lr: float = 1e-5
     warmup: int = 200
@@ -121,6 +122,7 @@ class TrainConfig:
         _check(isinstance(self.model, ModelConfig), "model must be a ModelConfig (use from_dict for plain dicts)")
         _check(isinstance(self.data, DataConfig), "data must be a DataConfig (use from_dict for plain dicts)")
         _check(self.steps >= 1 and self.batch >= 1, "steps and batch must be >= 1")
+        _check(self.micro_batch >= 0, "micro_batch must be >= 0")
         _check(self.lr > 0 and 0 <= self.min_lr <= self.lr, "need 0 <= min_lr <= lr, lr > 0")
         _check(0.0 <= self.ema < 1.0, "ema must be in [0, 1)")
         _check(self.val_every >= 1 and self.ckpt_every >= 1 and self.keep >= 1, "val_every, ckpt_every, keep must be >= 1")

@@ -24,6 +24,9 @@ class Batch:
     points: torch.Tensor  # (B, N, 2) target pixel centres in [0, 1]^2
     target: torch.Tensor  # (B, N, 3) target colours
 
+    def to(self, device) -> "Batch":
+        return Batch(self.lr.to(device), self.scale.to(device), self.points.to(device), self.target.to(device))
+
 
 def list_images(folders) -> list[Path]:
     files = []
@@ -49,44 +52,50 @@ def load_images(folders, min_side: int = 0) -> list[torch.Tensor]:
     return images
 
 
-def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + step * 101 + rank)
+def sample_generator(seed: int, step: int, index: int) -> torch.Generator:
+    """The random stream of sample ``index`` of step ``step``'s global batch."""
+    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 8191 + index) % (1 << 63))
 
 
 def _uniform(g: torch.Generator, lo: float, hi: float) -> float:
     return lo + (hi - lo) * torch.rand((), generator=g).item()
 
 
-def sample_batch(images: list[torch.Tensor], cfg: DataConfig, batch: int, g: torch.Generator) -> Batch:
-    """Random crops at a random scale in [min_scale, max_scale], bicubic-degraded to P x P.
+def sample_one(images: list[torch.Tensor], areas: torch.Tensor, cfg: DataConfig, g: torch.Generator):
+    """One random crop at a random scale in [min_scale, max_scale], bicubic-degraded to P x P.
 
     Images are picked with probability proportional to their area.
     """
     p = cfg.patch
+    sy = _uniform(g, cfg.min_scale, cfg.max_scale)
+    sx = _uniform(g, cfg.min_scale, cfg.max_scale) if torch.rand((), generator=g) < cfg.anisotropic else sy
+    hh, hw = round(p * sy), round(p * sx)
+    while True:
+        img = images[torch.multinomial(areas, 1, generator=g).item()]
+        if img.shape[-2] >= hh and img.shape[-1] >= hw:
+            break
+    top = torch.randint(0, img.shape[-2] - hh + 1, (), generator=g).item()
+    left = torch.randint(0, img.shape[-1] - hw + 1, (), generator=g).item()
+    hr = img[:, top:top + hh, left:left + hw]
+    if torch.rand((), generator=g) < 0.5:
+        hr = hr.flip(-1)
+    if torch.rand((), generator=g) < 0.5:
+        hr = hr.flip(-2)
+    lr = quantize(bicubic_resize(hr.double(), (p, p)).float())
+    n = hh * hw
+    if n >= cfg.target_points:
+        idx = torch.randperm(n, generator=g)[: cfg.target_points]
+    else:  # a crop smaller than the point budget: draw with replacement
+        idx = torch.randint(0, n, (cfg.target_points,), generator=g)
+    return lr, torch.tensor([hw / p, hh / p]), pixel_centers(hh, hw)[idx], hr.reshape(3, -1).T[idx]
+
+
+def sample_batch(images: list[torch.Tensor], cfg: DataConfig, seed: int, step: int, indices) -> Batch:
+    """Samples ``indices`` (e.g. one rank's share) of step ``step``'s global batch.
+
+    Each sample depends only on (seed, step, index): any split of the global batch across
+    processes or micro-batches sees the same samples.
+    """
     areas = torch.tensor([float(im.shape[-1] * im.shape[-2]) for im in images])
-    lrs, scales, points, targets = [], [], [], []
-    for _ in range(batch):
-        sy = _uniform(g, cfg.min_scale, cfg.max_scale)
-        sx = _uniform(g, cfg.min_scale, cfg.max_scale) if torch.rand((), generator=g) < cfg.anisotropic else sy
-        hh, hw = round(p * sy), round(p * sx)
-        while True:
-            img = images[torch.multinomial(areas, 1, generator=g).item()]
-            if img.shape[-2] >= hh and img.shape[-1] >= hw:
-                break
-        top = torch.randint(0, img.shape[-2] - hh + 1, (), generator=g).item()
-        left = torch.randint(0, img.shape[-1] - hw + 1, (), generator=g).item()
-        hr = img[:, top:top + hh, left:left + hw]
-        if torch.rand((), generator=g) < 0.5:
-            hr = hr.flip(-1)
-        if torch.rand((), generator=g) < 0.5:
-            hr = hr.flip(-2)
-        lrs.append(quantize(bicubic_resize(hr.double(), (p, p)).float()))
-        scales.append(torch.tensor([hw / p, hh / p]))
-        n = hh * hw
-        if n >= cfg.target_points:
-            idx = torch.randperm(n, generator=g)[: cfg.target_points]
-        else:  # a crop smaller than the point budget: draw with replacement
-            idx = torch.randint(0, n, (cfg.target_points,), generator=g)
-        points.append(pixel_centers(hh, hw)[idx])
-        targets.append(hr.reshape(3, -1).T[idx])
-    return Batch(torch.stack(lrs), torch.stack(scales), torch.stack(points), torch.stack(targets))
+    samples = [sample_one(images, areas, cfg, sample_generator(seed, step, i)) for i in indices]
+    return Batch(*(torch.stack(parts) for parts in zip(*samples)))

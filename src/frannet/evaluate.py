@@ -45,6 +45,7 @@ def validate(model: FranNet, images: list[torch.Tensor], scales, crop: int) -> d
     """Mean PSNR-Y of the model and of bicubic over centre crops, per scale."""
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     result = {}
     for s in scales:
         ours, base = [], []
@@ -53,7 +54,7 @@ def validate(model: FranNet, images: list[torch.Tensor], scales, crop: int) -> d
             lr = degrade(hr, s)
             size = tuple(hr.shape[-2:])
             border = int(round(s))
-            ours.append(psnr_y(render(model, lr, size), hr, border))
+            ours.append(psnr_y(render(model, lr.to(device), size).cpu(), hr, border))
             base.append(psnr_y(pillow_upscale(lr, size, Image.BICUBIC), hr, border))
         result[str(s)] = {"model": sum(ours) / len(ours), "bicubic": sum(base) / len(base)}
     model.train(was_training)

@@ -1,6 +1,11 @@
 """Training loop for FranNet super-resolution; reads top to bottom.
 
-    frannet train CONFIG.toml [--resume CKPT]
+    frannet train CONFIG.toml [--resume CKPT|DIR|auto]
+    torchrun --nproc-per-node N -m frannet train CONFIG.toml --resume auto
+
+Under torchrun each rank computes its share of every global batch (gradients are averaged by
+DistributedDataParallel), so N processes follow the same trajectory as one. Rank 0 alone logs,
+validates and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -8,15 +13,18 @@ from __future__ import annotations
 import copy
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from .checkpoint import load_training, save_training
+from .checkpoint import CheckpointError, load_training, save_training
 from .config import ConfigError, TrainConfig
-from .data import load_images, sample_batch, step_generator
+from .data import load_images, sample_batch
+from .distributed import Distributed
 from .evaluate import validate
 from .models import FranNet
 
@@ -37,70 +45,111 @@ def update_ema(ema: FranNet, model: FranNet, decay: float, step: int) -> None:
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
-    ckpts = sorted(folder.glob("ckpt_*.safetensors"))
-    return ckpts[-1] if ckpts else None
+    """The newest checkpoint in ``folder`` that loads and passes its hash check."""
+    for path in sorted(folder.glob("ckpt_*.safetensors"), reverse=True):
+        try:
+            load_training(path)
+            return path
+        except CheckpointError as exc:
+            print(f"frannet: skipping {exc}", file=sys.stderr)
+    return None
 
 
 def _compatible(saved: TrainConfig, cfg: TrainConfig) -> None:
     """Resuming may extend or re-schedule bookkeeping, not change what is learned."""
-    free = {"steps", "val_every", "ckpt_every", "keep", "out_dir", "threads"}
+    free = {"steps", "val_every", "ckpt_every", "keep", "out_dir", "threads", "micro_batch"}
     a, b = json.loads(saved.to_json()), json.loads(cfg.to_json())
     changed = sorted(k for k in a if k not in free and a[k] != b[k])
     if changed:
         raise ConfigError(f"cannot resume: the config differs from the checkpoint's in {', '.join(changed)}")
 
 
-def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = True,
-          until: int | None = None) -> Path:
-    """Run (or continue) training; returns the last checkpoint's path.
+def _resume_path(resume: str | Path | None, out: Path) -> Path | None:
+    """'auto': the newest good checkpoint in out_dir, if any; a folder: its newest good one."""
+    if resume is None:
+        return None
+    if str(resume) == "auto":
+        return latest_checkpoint(out) if out.is_dir() else None
+    resume = Path(resume)
+    if resume.is_dir():
+        found = latest_checkpoint(resume)
+        if found is None:
+            raise CheckpointError(f"{resume}: no usable checkpoint to resume from")
+        return found
+    return resume
 
-    ``until`` stops after that step, as an interruption would (the schedule still spans
-    ``cfg.steps``); a checkpoint is written there.
+
+def _micro_batches(indices: range, size: int) -> list[range]:
+    size = size or len(indices)
+    return [indices[i:i + size] for i in range(0, len(indices), size)]
+
+
+def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = True,
+          until: int | None = None) -> Path | None:
+    """Run (or continue) training; returns the last checkpoint's path (on rank 0).
+
+    ``resume`` is a checkpoint, a folder of them or 'auto' (out_dir's newest, else a fresh
+    start). ``until`` stops after that step, as an interruption would (the schedule still
+    spans ``cfg.steps``); a checkpoint is written there.
     """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    dist = Distributed.from_env()
+    if cfg.batch % dist.world:
+        raise ConfigError(f"batch {cfg.batch} does not split evenly over {dist.world} processes")
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = FranNet(cfg.model)
+    model = FranNet(cfg.model).to(dist.device)
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
-    if resume is not None:
-        resume = Path(resume)
-        if resume.is_dir():
-            resume = latest_checkpoint(resume) or resume
-        state = load_training(resume)
+    start_from = _resume_path(resume, out)
+    if start_from is not None:
+        state = load_training(start_from)
         _compatible(state["config"], cfg)
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
+    net = DistributedDataParallel(model) if dist.world > 1 else model
 
     images = load_images(cfg.data.train, min_side=math.ceil(cfg.data.patch * cfg.data.max_scale))
-    val_images = load_images(cfg.data.val) if cfg.data.val else []
-    (out / "config.json").write_text(cfg.to_json())
-    log = (out / "log.jsonl").open("a")
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="train", unit="it", dynamic_ncols=True)
-    last = latest_checkpoint(out)
-    started = time.time()
+    val_images = load_images(cfg.data.val) if cfg.data.val and dist.is_main else []
+    share = cfg.batch // dist.world
+    mine = range(dist.rank * share, (dist.rank + 1) * share)  # this rank's samples of each batch
+    log = None
+    if dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(cfg.to_json())
+        log = (out / "log.jsonl").open("a")
+    bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and dist.is_main), desc="train", unit="it",
+               dynamic_ncols=True)
+    last = latest_checkpoint(out) if dist.is_main and out.is_dir() else None
     stop = cfg.steps if until is None else min(until, cfg.steps)
+    started = time.time()
     while step < stop:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
-        batch = sample_batch(images, cfg.data, cfg.batch, step_generator(cfg.seed, step))
-        pred = model(batch.lr, batch.scale, batch.points)
-        loss = (pred - batch.target).abs().mean()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss_sum = 0.0
+        micro = _micro_batches(mine, cfg.micro_batch)
+        for i, part in enumerate(micro):
+            batch = sample_batch(images, cfg.data, cfg.seed, step, part).to(dist.device)
+            with dist.no_sync(net, skip=i < len(micro) - 1):  # all-reduce once, after the last part
+                pred = net(batch.lr, batch.scale, batch.points)
+                loss = (pred - batch.target).abs().mean() * (len(part) / share)
+                loss.backward()
+            loss_sum += loss.item()
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         update_ema(ema, model, cfg.ema, step)
         step += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
-        record = {"step": step, "loss": loss.item(), "elapsed": round(time.time() - started, 1)}
+        bar.set_postfix(loss=f"{loss_sum:.4f}", lr=f"{optimizer.param_groups[0]['lr']:.1e}")
+        if not dist.is_main:
+            continue
+        record = {"step": step, "loss": loss_sum, "elapsed": round(time.time() - started, 1)}
         if step % cfg.ckpt_every == 0 or step == stop:
             last = out / f"ckpt_{step:07d}.safetensors"
             save_training(last, model, ema, optimizer, step, cfg)
@@ -114,5 +163,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
             log.write(json.dumps(record) + "\n")
             log.flush()
     bar.close()
-    log.close()
+    if log is not None:
+        log.close()
+    dist.close()
     return last
