@@ -90,7 +90,7 @@ def test_eval_prints_a_table_and_writes_json(capsys, tmp_path, image_folder, mod
     result = json.loads(report.read_text())
     assert set(result["mean"]) == {"2.0", "3.0"}
     row = result["mean"]["2.0"]
-    assert set(row) == {"model", "bicubic", "lanczos"} and 10 < row["bicubic"]["psnr"] < 100
+    assert set(row) == {"model", "model+consistency", "bicubic", "lanczos"} and 10 < row["bicubic"]["psnr"] < 100
     assert 0 < row["model"]["ssim"] <= 1
 
 
@@ -138,3 +138,18 @@ def test_skip_existing_and_sharding(capsys, tmp_path, photo, model_path, monkeyp
                            "--skip-existing", "--quiet")
     assert code == 0 and "restored 3 of 3" in stdout and "skipped 2" in stdout
     assert len(list(out.iterdir())) == 5
+
+
+def test_consistency_makes_the_output_downscale_to_the_input(capsys, tmp_path, photo, model_path):
+    import torch
+
+    from frannet.degradations import bicubic_resize
+
+    out = tmp_path / "c.png"
+    code, _, err = _run(capsys, "restore", photo, "-o", out, "--scale", "3", "--model", model_path, "--consistency")
+    assert code == 0, err
+    lr = torch.from_numpy(np.asarray(Image.open(photo), dtype=np.float64) / 255).permute(2, 0, 1)
+    sr = torch.from_numpy(np.asarray(Image.open(out), dtype=np.float64) / 255).permute(2, 0, 1)
+    again = bicubic_resize(sr, tuple(lr.shape[-2:]))
+    # 8-bit output rounding (and clipping) is all that separates them
+    assert (again - lr).abs().mean() < 0.5 / 255

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from .checkpoint import load_model
+from .consistency import BicubicDown
 from .io import Picture
 from .models import FranNet
 from .tiling import DEFAULT_TILE, render_tiled
@@ -55,14 +56,18 @@ def output_size(width: int, height: int, scale=None, size=None,
 
 
 def upscale_picture(picture: Picture, model: FranNet, width: int, height: int, tile: int = DEFAULT_TILE,
-                    progress=None) -> Picture:
+                    consistency: bool = False, progress=None) -> Picture:
     """Restore a Picture to width x height; alpha is resized on its own (bicubic).
 
-    The encoder works on ``tile``-pixel tiles (the result does not depend on it); ``progress``
-    (optional) is called with the number of output pixels finished.
+    The encoder works on ``tile``-pixel tiles (the result does not depend on it). With
+    ``consistency`` the output is projected so that bicubic downscaling gives back the input
+    (exactly, up to what keeping values in [0, 1] allows). ``progress`` (optional) is called with the
+    number of output pixels finished.
     """
     lr = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
     rgb = render_tiled(model, lr, (height, width), tile=tile, progress=progress)
+    if consistency:
+        rgb = BicubicDown((height, width), tuple(lr.shape[-2:])).project_valid(rgb, lr)
     rgb = rgb.clamp(0.0, 1.0).permute(1, 2, 0).numpy()
     alpha = None
     if picture.alpha is not None:
@@ -105,8 +110,11 @@ def _to_numpy(picture: Picture, like: np.ndarray) -> np.ndarray:
 
 
 def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = None,
-            max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS):
-    """Upscale a PIL image or numpy array by ``scale`` (a number or (sx, sy)) or to ``size`` (w, h)."""
+            consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS):
+    """Upscale a PIL image or numpy array by ``scale`` (a number or (sx, sy)) or to ``size`` (w, h).
+
+    ``consistency``: make the output agree exactly with the input under bicubic downscaling.
+    """
     net = model if isinstance(model, FranNet) else load(model)
     if isinstance(image, Image.Image):
         mode = image.mode
@@ -118,5 +126,5 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
         raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
     picture = _from_numpy(arr)
     width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=max_pixels)
-    result = _to_numpy(upscale_picture(picture, net, width, height), arr)
+    result = _to_numpy(upscale_picture(picture, net, width, height, consistency=consistency), arr)
     return Image.fromarray(result) if isinstance(image, Image.Image) else result

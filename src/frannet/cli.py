@@ -95,7 +95,7 @@ def _restore(args) -> int:
             with tqdm(total=width * height, desc=src.name, unit="px", unit_scale=True, leave=False,
                       disable=args.quiet or width * height < LARGE_OUTPUT) as pixels:
                 write_image(dst, upscale_picture(picture, model, width, height, tile=args.tile,
-                                                 progress=pixels.update))
+                                                 consistency=args.consistency, progress=pixels.update))
         except Exception as exc:  # a batch keeps going past any bad file and reports it
             if len(jobs) == 1:
                 raise
@@ -178,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS, help="largest output allowed")
     p.add_argument("--tile", type=int, default=DEFAULT_TILE,
                    help="encoder tile side in input pixels (bounds memory; the result does not depend on it)")
+    p.add_argument("--consistency", action="store_true",
+                   help="project the output so that bicubic downscaling gives back the input exactly")
     p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
     p.add_argument("--skip-existing", action="store_true",
                    help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .consistency import BicubicDown
 from .degradations import bicubic_downscale, quantize
 from .metrics import psnr_y, ssim_y
 from .models import FranNet
@@ -62,7 +63,7 @@ def validate(model: FranNet, images: list[torch.Tensor], scales, crop: int) -> d
 
 
 
-METHODS = ("model", "bicubic", "lanczos")
+METHODS = ("model", "model+consistency", "bicubic", "lanczos")
 
 
 def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, progress=None) -> dict:
@@ -79,7 +80,9 @@ def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, pro
             hr = modcrop(img, s)
             lr = degrade(hr, s)
             size = tuple(hr.shape[-2:])
-            outputs = {"model": render(model, lr, size).clamp(0, 1),
+            sr = render(model, lr, size)
+            outputs = {"model": sr.clamp(0, 1),
+                       "model+consistency": BicubicDown(size, tuple(lr.shape[-2:])).project_valid(sr, lr),
                        "bicubic": pillow_upscale(lr, size, Image.BICUBIC),
                        "lanczos": pillow_upscale(lr, size, Image.LANCZOS)}
             border = math.ceil(s)
@@ -93,10 +96,11 @@ def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, pro
 
 
 def format_table(result: dict) -> str:
-    head = f"{'scale':>6} | {'model PSNR/SSIM':>17} | {'bicubic':>15} | {'lanczos':>15} | {'gain':>7}"
+    names = {"model": "frannet", "model+consistency": "+consistency", "bicubic": "bicubic", "lanczos": "lanczos"}
+    head = f"{'scale':>6} | " + " | ".join(f"{names[m] + ' PSNR/SSIM':>21}" for m in METHODS) + f" | {'gain':>6}"
     lines = [head, "-" * len(head)]
     for s, row in result["mean"].items():
-        cells = [f"{row[m]['psnr']:6.2f} / {row[m]['ssim']:.4f}" for m in METHODS]
+        cells = " | ".join(f"{row[m]['psnr']:11.2f} / {row[m]['ssim']:.4f}" for m in METHODS)
         gain = row["model"]["psnr"] - row["bicubic"]["psnr"]
-        lines.append(f"{'x' + format(float(s), 'g'):>6} | {cells[0]:>17} | {cells[1]:>15} | {cells[2]:>15} | {gain:+6.2f}")
+        lines.append(f"{'x' + format(float(s), 'g'):>6} | {cells} | {gain:+6.2f}")
     return "\n".join(lines)

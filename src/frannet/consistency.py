@@ -1,0 +1,172 @@
+"""Linear degradation operators and range-null-space data consistency (RND / DDNM).
+
+Each operator A maps an image x (..., C, H, W) to an observation y and has a pseudo-inverse
+A+ with A A+ A = A and A+ A A+ = A+. The projection
+
+    x_hat = x + A+ (y - A x)
+
+replaces the part of x that A can see (its range) with what was observed, and keeps the
+rest (the null space, where the network's detail lives): A x_hat = y exactly, and projecting
+twice is projecting once. Operators are frozen dataclasses; compositions apply right to left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .degradations import avgpool_downscale, resize_matrix
+
+LUMA = (0.299, 0.587, 0.114)
+
+
+class Operator:
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def pinv(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x + A+(y - A x): agrees with y exactly, keeps x's null-space part."""
+        return x + self.pinv(y - self(x))
+
+    def project_valid(self, x: torch.Tensor, y: torch.Tensor, iterations: int = 20) -> torch.Tensor:
+        """A valid image (in [0, 1]) that agrees with y as closely as clipping allows.
+
+        Alternates the projection with clipping (POCS): both sets are convex and the true image
+        lies in both, so the clipped result's disagreement shrinks with every round.
+        """
+        for _ in range(iterations):
+            x = self.project(x, y).clamp(0.0, 1.0)
+        return x
+
+
+@dataclass(frozen=True)
+class AvgPool(Operator):
+    """Average of each factor x factor block; A+ repeats each value over its block."""
+
+    factor: int
+
+    def __call__(self, x):
+        if x.shape[-2] % self.factor or x.shape[-1] % self.factor:
+            raise ValueError(f"image {tuple(x.shape[-2:])} is not a multiple of the factor {self.factor}")
+        return avgpool_downscale(x, self.factor)
+
+    def pinv(self, y):
+        return y.repeat_interleave(self.factor, dim=-2).repeat_interleave(self.factor, dim=-1)
+
+
+@dataclass(frozen=True)
+class Gray(Operator):
+    """Weighted channel sum (channel mean by default, or luma); y keeps a channel axis of 1."""
+
+    weights: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
+
+    def _w(self, ref: torch.Tensor) -> torch.Tensor:
+        return ref.new_tensor(self.weights).reshape(3, 1, 1)
+
+    def __call__(self, x):
+        return (x * self._w(x)).sum(dim=-3, keepdim=True)
+
+    def pinv(self, y):
+        w = self._w(y)
+        return y * w / (w * w).sum()
+
+
+@dataclass(frozen=True)
+class Mask(Operator):
+    """Keeps the pixels where ``mask`` is 1 (inpainting); A+ = A, a diagonal 0/1 projector."""
+
+    mask: torch.Tensor  # (H, W) or broadcastable, values 0 or 1
+
+    def __call__(self, x):
+        return x * self.mask.to(x)
+
+    def pinv(self, y):
+        return y * self.mask.to(y)
+
+
+@dataclass(frozen=True)
+class BlockCS(Operator):
+    """Block compressed sensing: each block x block patch (per channel) is measured by the
+    first round(ratio * block^2) rows of a random orthogonal matrix. Rows are orthonormal, so
+    A+ = A^T. Observations are (..., C, blocks_y, blocks_x, m)."""
+
+    ratio: float
+    block: int = 32
+    seed: int = 0
+    phi: torch.Tensor = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not 0 < self.ratio <= 1:
+            raise ValueError(f"sampling ratio must be in (0, 1], got {self.ratio}")
+        n = self.block * self.block
+        m = max(1, round(self.ratio * n))
+        g = torch.Generator().manual_seed(self.seed)
+        q, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+        object.__setattr__(self, "phi", q[:m].contiguous())
+
+    def _blocks(self, x):
+        b = self.block
+        h, w = x.shape[-2:]
+        if h % b or w % b:
+            raise ValueError(f"image {(h, w)} is not a multiple of the block size {b}")
+        x = x.reshape(*x.shape[:-2], h // b, b, w // b, b).transpose(-3, -2)
+        return x.reshape(*x.shape[:-2], b * b)
+
+    def __call__(self, x):
+        return self._blocks(x) @ self.phi.to(x).T
+
+    def pinv(self, y):
+        b = self.block
+        patches = (y @ self.phi.to(y)).reshape(*y.shape[:-1], b, b)  # (..., by, bx, b, b)
+        by, bx = y.shape[-3:-1]
+        return patches.transpose(-3, -2).reshape(*y.shape[:-3], by * b, bx * b)
+
+
+@dataclass(frozen=True)
+class BicubicDown(Operator):
+    """Pillow-exact antialiased bicubic downscaling from ``hr`` = (H, W) to ``lr`` = (h, w).
+
+    A = Mh (.) Mw^T is separable, so its pseudo-inverse is too: Mh+ (.) Mw+^T with
+    M+ = M^T (M M^T)^-1, the exact least-squares solution from one small Cholesky solve per
+    axis (M M^T is only as large as the low-resolution side).
+    """
+
+    hr: tuple[int, int]
+    lr: tuple[int, int]
+    mats: tuple[torch.Tensor, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        mh, mw = resize_matrix(self.hr[0], self.lr[0]), resize_matrix(self.hr[1], self.lr[1])
+        object.__setattr__(self, "mats", (mh, mw, _right_pinv(mh), _right_pinv(mw)))
+
+    def __call__(self, x):
+        mh, mw = self.mats[0].to(x), self.mats[1].to(x)
+        return mh @ x @ mw.T
+
+    def pinv(self, y):
+        ph, pw = self.mats[2].to(y), self.mats[3].to(y)
+        return ph @ y @ pw.T
+
+
+def _right_pinv(m: torch.Tensor) -> torch.Tensor:
+    """M^T (M M^T)^-1 for a full-row-rank M (a downscaling matrix)."""
+    return torch.cholesky_solve(m, torch.linalg.cholesky(m @ m.T)).T
+
+
+@dataclass(frozen=True)
+class Compose(Operator):
+    """outer(inner(x)); A+ = inner+(outer+(y)). Exact for operators acting on separate axes
+    (e.g. gray and a spatial downscale, FranNet's combined task), which commute."""
+
+    outer: Operator
+    inner: Operator
+
+    def __call__(self, x):
+        return self.outer(self.inner(x))
+
+    def pinv(self, y):
+        return self.inner.pinv(self.outer.pinv(y))

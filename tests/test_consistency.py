@@ -1,0 +1,88 @@
+"""Range-null-space identities for every operator and composition, on random shapes."""
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from frannet.consistency import LUMA, AvgPool, BicubicDown, BlockCS, Compose, Gray, Mask
+
+SETTINGS = settings(max_examples=15, deadline=None)
+
+
+@st.composite
+def case(draw):
+    """(operator, image) with a shape that suits the operator."""
+    kind = draw(st.sampled_from(["avgpool", "gray", "luma", "mask", "cs", "bicubic", "gray_avgpool",
+                                 "luma_bicubic"]))
+    seed = draw(st.integers(0, 1000))
+    g = torch.Generator().manual_seed(seed)
+    f = draw(st.integers(1, 4))
+    h, w = draw(st.integers(1, 6)) * f, draw(st.integers(1, 6)) * f
+    if kind == "cs":
+        b = draw(st.sampled_from([2, 4, 8]))
+        h, w = draw(st.integers(1, 3)) * b, draw(st.integers(1, 3)) * b
+        op = BlockCS(draw(st.floats(0.05, 1.0)), block=b, seed=seed)
+    elif kind in ("bicubic", "luma_bicubic"):
+        s = draw(st.floats(1.0, 4.0))
+        h, w = draw(st.integers(4, 40)), draw(st.integers(4, 40))
+        lr = (max(1, round(h / s)), max(1, round(w / s)))
+        op = BicubicDown((h, w), lr)
+        op = Compose(Gray(LUMA), op) if kind == "luma_bicubic" else op
+    else:
+        op = {"avgpool": AvgPool(f), "gray": Gray(), "luma": Gray(LUMA),
+              "mask": Mask((torch.rand(h, w, generator=g) < 0.5).float()),
+              "gray_avgpool": Compose(Gray(), AvgPool(f))}[kind]
+    batch = draw(st.integers(1, 2))
+    return op, torch.rand(batch, 3, h, w, generator=g, dtype=torch.float64)
+
+
+@SETTINGS
+@given(case())
+def test_a_pinv_a_is_a(c):
+    op, x = c
+    torch.testing.assert_close(op(op.pinv(op(x))), op(x), atol=1e-9, rtol=0)
+
+
+@SETTINGS
+@given(case())
+def test_pinv_a_pinv_is_pinv(c):
+    op, x = c
+    y = op(torch.rand_like(x))
+    torch.testing.assert_close(op.pinv(op(op.pinv(y))), op.pinv(y), atol=1e-9, rtol=0)
+
+
+@SETTINGS
+@given(case())
+def test_projecting_twice_is_projecting_once(c):
+    op, x = c
+    y = op(torch.rand_like(x))
+    once = op.project(x, y)
+    torch.testing.assert_close(op.project(once, y), once, atol=1e-9, rtol=0)
+
+
+@SETTINGS
+@given(case())
+def test_projection_agrees_with_the_observation_in_float32(c):
+    op, x = c
+    x = x.float()
+    y = op(torch.rand_like(x))
+    assert (op(op.project(x, y)) - y).abs().max() <= 1e-5
+
+
+def test_projection_keeps_the_null_space_part():
+    """Only the range changes: x_hat - x lies in the range of A+ (here: blockwise constant)."""
+    x, y = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 4, 4)
+    delta = AvgPool(2).project(x, y) - x
+    torch.testing.assert_close(delta, AvgPool(2).pinv(AvgPool(2)(delta)))
+
+
+def test_project_valid_stays_in_range_and_nearly_consistent():
+    g = torch.Generator().manual_seed(0)
+    truth = torch.rand(3, 24, 30, generator=g)
+    op = BicubicDown((24, 30), (8, 10))
+    y = op(truth)
+    guess = (truth + 0.3 * torch.randn(3, 24, 30, generator=g)).clamp(0, 1)
+    clipped_once = op.project(guess, y).clamp(0, 1)
+    out = op.project_valid(guess, y)
+    assert out.min() >= 0 and out.max() <= 1
+    assert (op(out) - y).abs().max() < 0.25 * (op(clipped_once) - y).abs().max()
