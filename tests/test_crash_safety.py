@@ -73,3 +73,34 @@ def test_resume_falls_back_past_a_corrupt_checkpoint(image_folder, tmp_path, cap
     good = latest_checkpoint(out)
     assert good is not None and good != newest and load_training(good)["step"] == 5
     assert "truncated or corrupt" in capsys.readouterr().err
+
+
+def test_killed_batch_restore_finishes_on_rerun(tmp_path, photo, model_path):
+    from PIL import Image
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    big = Image.open(photo).resize((120, 110))
+    for i in range(12):
+        big.save(src / f"{i:02d}.png")
+    cmd = [sys.executable, "-m", "frannet", "restore", str(src), "-o", str(out), "--scale", "3",
+           "--model", str(model_path), "--skip-existing", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and len(list(out.glob("*.png"))) < 2:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(out.glob("*.png")))
+    assert done_before < 12
+    (out / ".05.png.abc.part").write_bytes(b"half")  # as a kill mid-write leaves behind
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"skipped {done_before}" in rerun.stdout or done_before == 0
+    outputs = sorted(out.iterdir())
+    assert [p.name for p in outputs] == [f"{i:02d}.png" for i in range(12)]  # no temporary files left
+    for p in outputs:
+        with Image.open(p) as img:
+            img.load()  # complete, decodable
+            assert img.size == (360, 330)

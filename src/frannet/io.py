@@ -7,6 +7,7 @@ complete or not at all.
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -92,6 +93,8 @@ def write_image(path: str | Path, picture: Picture) -> None:
         img = img.convert("RGB")
     extra = {k: v for k, v in picture.info.items() if fmt in ("PNG", "JPEG", "TIFF", "WEBP")}
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):  # left by a killed earlier run
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
