@@ -23,7 +23,7 @@ def center_crop(img: torch.Tensor, side: int) -> torch.Tensor:
 
 
 def degrade(hr: torch.Tensor, scale: float) -> torch.Tensor:
-    """The evaluation input: HR cropped to a multiple of the scale, bicubic-downscaled, 8-bit."""
+    """The evaluation input: HR bicubic-downscaled (Pillow-exact) and rounded to 8 bits."""
     return quantize(bicubic_downscale(hr.double(), scale).float())
 
 
@@ -42,57 +42,47 @@ def pillow_upscale(lr: torch.Tensor, size: tuple[int, int], method) -> torch.Ten
     return torch.stack([torch.from_numpy(np.array(c)) for c in chans]).clamp(0, 1)
 
 
-def validate(model: FranNet, images: list[torch.Tensor], scales, crop: int) -> dict:
-    """Mean PSNR-Y of the model and of bicubic over centre crops, per scale."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    result = {}
-    for s in scales:
-        ours, base = [], []
-        for img in images:
-            hr = modcrop(center_crop(img, crop), s)
-            lr = degrade(hr, s)
-            size = tuple(hr.shape[-2:])
-            border = int(round(s))
-            ours.append(psnr_y(render(model, lr.to(device), size).cpu(), hr, border))
-            base.append(psnr_y(pillow_upscale(lr, size, Image.BICUBIC), hr, border))
-        result[str(s)] = {"model": sum(ours) / len(ours), "bicubic": sum(base) / len(base)}
-    model.train(was_training)
-    return result
-
-
-
 METHODS = ("model", "model+consistency", "bicubic", "lanczos")
 
 
-def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, progress=None) -> dict:
-    """PSNR-Y/SSIM-Y of the model, bicubic and Lanczos per image and scale, plus means.
+def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, methods=METHODS, progress=None) -> dict:
+    """PSNR-Y/SSIM-Y per image, scale and method (frannet, frannet with consistency, bicubic,
+    Lanczos), plus means over the images.
 
     ``images`` maps names to (3, H, W) originals. Returns
     {"per_image": {name: {scale: {method: {"psnr", "ssim"}}}}, "mean": {scale: {method: {...}}}}.
     """
+    was_training = model.training
     model.eval()
-    per_image: dict = {}
+    device = next(model.parameters()).device
+    per_image: dict = {name: {} for name in images}
     for name, img in images.items():
-        per_image[name] = {}
         for s in scales:
             hr = modcrop(img, s)
             lr = degrade(hr, s)
             size = tuple(hr.shape[-2:])
-            sr = render(model, lr, size)
-            outputs = {"model": sr.clamp(0, 1),
-                       "model+consistency": BicubicDown(size, tuple(lr.shape[-2:])).project_valid(sr, lr),
-                       "bicubic": pillow_upscale(lr, size, Image.BICUBIC),
-                       "lanczos": pillow_upscale(lr, size, Image.LANCZOS)}
+            sr = render(model, lr.to(device), size).cpu()
+            make = {"model": lambda: sr.clamp(0, 1),
+                    "model+consistency": lambda: BicubicDown(size, tuple(lr.shape[-2:])).project_valid(sr, lr),
+                    "bicubic": lambda: pillow_upscale(lr, size, Image.BICUBIC),
+                    "lanczos": lambda: pillow_upscale(lr, size, Image.LANCZOS)}
+            outputs = {m: make[m]() for m in methods}
             border = math.ceil(s)
-            per_image[name][str(s)] = {m: {"psnr": psnr_y(out, hr, border), "ssim": ssim_y(out, hr, border)}
-                                       for m, out in outputs.items()}
+            per_image[name][str(s)] = {m: {"psnr": psnr_y(outputs[m], hr, border), "ssim": ssim_y(outputs[m], hr, border)}
+                                       for m in methods}
             if progress is not None:
                 progress(1)
+    model.train(was_training)
     mean = {str(s): {m: {k: sum(per_image[n][str(s)][m][k] for n in images) / len(images) for k in ("psnr", "ssim")}
-                     for m in METHODS} for s in scales}
+                     for m in methods} for s in scales}
     return {"per_image": per_image, "mean": mean}
+
+
+def validate(model: FranNet, images: list[torch.Tensor], scales, crop: int) -> dict:
+    """Mean PSNR-Y of the model and of bicubic on centre crops, per scale (used while training)."""
+    crops = {str(i): center_crop(img, crop) for i, img in enumerate(images)}
+    mean = evaluate_images(model, crops, scales, methods=("model", "bicubic"))["mean"]
+    return {s: {m: row[m]["psnr"] for m in row} for s, row in mean.items()}
 
 
 def format_table(result: dict) -> str:
