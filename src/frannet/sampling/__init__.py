@@ -1,0 +1,9 @@
+"""Interpolants, noise schedules and samplers (pure functions; no model owns a loop)."""
+
+from .interpolants import Constant, Diffusion, Direction
+from .noise import grid_coords, keyed_normal
+from .samplers import ddim, ddpm, timesteps, torch_noise, walk
+from .schedules import Schedule, cosine, linear, sigmoid
+
+__all__ = ["Constant", "Diffusion", "Direction", "Schedule", "cosine", "ddim", "ddpm", "grid_coords", "keyed_normal",
+           "linear", "sigmoid", "timesteps", "torch_noise", "walk"]

@@ -1,0 +1,106 @@
+"""Samplers: pure functions of a model callable, a start value, a schedule and a noise source.
+
+``model_fn(x, t)`` returns the interpolant's prediction for values x at time t in [0, 1].
+``noise(step, like)`` returns standard normal values shaped like ``like`` for the given step
+(``torch_noise(generator)`` wraps a torch.Generator; restorators pass coordinate-keyed noise).
+``callback(step_index, x, x0)``, if given, sees every step. Nothing here owns state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .interpolants import Diffusion, Direction
+
+Noise = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+def torch_noise(generator: torch.Generator | None = None) -> Noise:
+    return lambda step, like: torch.randn(like.shape, generator=generator, dtype=like.dtype)
+
+
+def timesteps(total: int, steps: int, skip: str = "uniform") -> list[int]:
+    """Decreasing integer times from ``total`` to 0 visiting ``steps`` transitions."""
+    if not 1 <= steps <= total:
+        raise ValueError(f"steps must be in [1, {total}], got {steps}")
+    frac = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
+    match skip:
+        case "uniform":
+            ts = frac * total
+        case "quadratic":  # denser near t = 0, where detail is decided
+            ts = frac**2 * total
+        case _:
+            raise ValueError(f"unknown step skipping {skip!r}: use uniform or quadratic")
+    out = sorted({int(round(v)) for v in ts.tolist()}, reverse=True)
+    return out if out[-1] == 0 else out + [0]
+
+
+def _estimates(model_fn, interp: Diffusion, x, t: int, clip, project_noise):
+    total = interp.schedule.steps
+    x0, eps = interp.solve(x, t / total, model_fn(x, t / total))
+    if clip is not None:
+        x0 = x0.clamp(*clip)
+    if project_noise:  # the noise that, with this (clipped) x0, gives back x exactly
+        ab = interp.schedule.alpha_bar[t]
+        eps = (x - ab.sqrt().item() * x0) / (1 - ab).sqrt().item()
+    return x0, eps
+
+
+def ddpm(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, callback=None, clip=None,
+         project_noise: bool = False) -> torch.Tensor:
+    """Ancestral sampling through every step of the schedule (Ho et al.)."""
+    ab = interp.schedule.alpha_bar
+    for t in range(interp.schedule.steps, 0, -1):
+        x0, _ = _estimates(model_fn, interp, x, t, clip, project_noise)
+        a_t, a_prev = ab[t].item(), ab[t - 1].item()
+        beta = 1 - a_t / a_prev
+        mean = (a_prev**0.5 * beta / (1 - a_t)) * x0 + ((1 - beta) ** 0.5 * (1 - a_prev) / (1 - a_t)) * x
+        var = beta * (1 - a_prev) / (1 - a_t)
+        x = mean + var**0.5 * noise(t, x)
+        if callback is not None:
+            callback(t, x, x0)
+    return x
+
+
+def ddim(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, steps: int, eta: float = 0.0,
+         skip: str = "uniform", clip=None, project_noise: bool = False, callback=None) -> torch.Tensor:
+    """DDIM (Song et al.) over ``steps`` transitions; eta = 1 on the full schedule is DDPM."""
+    ab = interp.schedule.alpha_bar
+    ts = timesteps(interp.schedule.steps, steps, skip)
+    for t, t_prev in zip(ts[:-1], ts[1:]):
+        x0, eps = _estimates(model_fn, interp, x, t, clip, project_noise)
+        a_t, a_prev = ab[t].item(), ab[t_prev].item()
+        sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) ** 0.5
+        x = a_prev**0.5 * x0 + max(0.0, 1 - a_prev - sigma**2) ** 0.5 * eps + sigma * noise(t, x)
+        if callback is not None:
+            callback(t, x, x0)
+    return x
+
+
+def walk(model_fn, x: torch.Tensor, steps: int, tol: float = 0.0, callback=None,
+         interp: Direction = Direction()) -> tuple[torch.Tensor, torch.Tensor]:
+    """Autoregressive walk from a source toward x0 along the Direction interpolant.
+
+    At t_k = 1 - k/steps the model predicts d = x0 - x; stepping to t_{k+1} moves x by
+    (1 - t_{k+1}/t_k) d, a growing share of a shrinking remainder. ``model_fn(x, t, idx)`` sees
+    only the points still moving (rows ``idx`` of x): a point whose step is below ``tol`` stops.
+    Returns the result and the number of model evaluations each point used.
+    """
+    x = x.clone()
+    active = torch.arange(x.shape[0], device=x.device)
+    evals = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
+    for k in range(steps):
+        t, t_next = 1 - k / steps, 1 - (k + 1) / steps
+        d = model_fn(x[active], t, active)
+        move = (1 - t_next / t) * d
+        x[active] += move
+        evals[active] += 1
+        if callback is not None:
+            callback(k, x, interp.solve(x[active] - move, t, d)[0])
+        if tol > 0:
+            active = active[move.abs().amax(dim=-1) >= tol]
+            if active.numel() == 0:
+                break
+    return x, evals
