@@ -104,3 +104,13 @@ def test_killed_batch_restore_finishes_on_rerun(tmp_path, photo, model_path):
         with Image.open(p) as img:
             img.load()  # complete, decodable
             assert img.size == (360, 330)
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path, model):
+    from frannet.checkpoint import save_model
+
+    path = tmp_path / "m.safetensors"
+    save_model(path, model)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from .atomic import atomic_write
 from .config import ModelConfig, TrainConfig
 from .models import FranNet
 
@@ -42,21 +41,9 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
 
 
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    """Write to a temporary file in the same folder, flush it to disk, then rename over ``path``:
-    a crash at any moment leaves either the old file or the complete new one."""
     tensors = {k: v.detach().contiguous() for k, v in tensors.items()}
-    metadata = {**metadata, "sha256": _digest(tensors)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp:
+        save_file(tensors, str(tmp), metadata={**metadata, "sha256": _digest(tensors)})
 
 
 def _read(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

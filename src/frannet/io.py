@@ -7,14 +7,13 @@ complete or not at all.
 
 from __future__ import annotations
 
-import glob
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .atomic import atomic_write
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".j2k", ".ppm", ".pgm"}
 DEFAULT_MAX_PIXELS = 200_000_000
@@ -83,7 +82,7 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
 
 
 def write_image(path: str | Path, picture: Picture) -> None:
-    """Write atomically: encode to a temporary file in the same folder, then rename."""
+    """Write atomically (see ``atomic_write``)."""
     path = Path(path)
     img = to_pil(picture.rgb, picture.alpha)
     fmt = Image.registered_extensions().get(path.suffix.lower())
@@ -92,14 +91,5 @@ def write_image(path: str | Path, picture: Picture) -> None:
     if fmt == "JPEG" and img.mode == "RGBA":
         img = img.convert("RGB")
     extra = {k: v for k, v in picture.info.items() if fmt in ("PNG", "JPEG", "TIFF", "WEBP")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.part"):  # left by a killed earlier run
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            img.save(fh, format=fmt, **extra)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp:
+        img.save(tmp, format=fmt, **extra)
