@@ -24,7 +24,7 @@ from PIL import Image
 
 from .checkpoint import load_model, save_model
 from .models import FranNet
-from .restorators import render
+from .tiling import render_tiled
 
 SAMPLES = Path(__file__).parent / "samples"
 SPANDREL_HINT = "the RRDBNet comparison needs spandrel: pip install --no-deps spandrel"
@@ -82,10 +82,14 @@ def _time_one(net: str, model_path: str | None, image: torch.Tensor, scale: int,
     size = (image.shape[1] * scale, image.shape[2] * scale)
     if net == "frannet":
         model = load_model(model_path)
-        run = lambda: render(model, image, size)  # noqa: E731
+
+        def run():
+            return render_tiled(model, image, size)  # what `frannet restore` runs
     else:
         model = load_rrdbnet_class()(num_filters=64, num_blocks=23, scale=scale).eval()
-        run = lambda: model(image[None])[0]  # noqa: E731
+
+        def run():
+            return model(image[None])[0]
     base = _peak_rss_mb()
     times = []
     with torch.inference_mode():

@@ -19,7 +19,7 @@ from .config import ModelConfig
 from .coords import pixel_centers
 from .models import FranNet
 
-DEFAULT_TILE = 256  # input pixels per tile side
+DEFAULT_TILE = 512  # input pixels per tile side (about 100 MB per feature map with its margin)
 
 
 def receptive_margin(cfg: ModelConfig) -> int:
