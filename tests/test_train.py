@@ -106,3 +106,17 @@ def test_committed_configs_are_valid():
 
     for path in (Path(__file__).parents[1] / "configs").glob("*.toml"):
         TrainConfig.load(path)
+
+
+def test_a_new_phase_can_start_from_trained_weights(image_folder, tmp_path):
+    first = train(_config(image_folder, tmp_path / "p1"), progress=False)
+    cfg = _config(image_folder, tmp_path / "p2", init=str(first), steps=1)
+    second = train(cfg, progress=False)
+    before, after = load_training(first)["ema"], load_training(second)["ema"]
+    # one step from the first phase's EMA: close to it, far from a fresh initialisation
+    fresh = train(_config(image_folder, tmp_path / "p3", steps=1), progress=False)
+    k = "decoder.mlp.0.weight"
+    assert (after[k] - before[k]).abs().max() < (load_training(fresh)["ema"][k] - before[k]).abs().max()
+    bad = _config(image_folder, tmp_path / "p4", init=str(first), model={"channels": 4})
+    with pytest.raises(ConfigError, match="init"):
+        train(bad, progress=False)

@@ -103,6 +103,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     out_dir: str = "runs/sr"
+    init: str = ""                    # model file or checkpoint whose weights a fresh run starts from
     seed: int = 0
     steps: int = 10000
     batch: int = 16                   # global batch, split over processes under torchrun

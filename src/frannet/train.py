@@ -21,7 +21,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from .checkpoint import CheckpointError, load_training, save_training
+from .checkpoint import CheckpointError, load_model, load_training, save_training
 from .config import ConfigError, TrainConfig
 from .data import load_images, sample_batch
 from .distributed import Distributed
@@ -57,7 +57,7 @@ def latest_checkpoint(folder: Path) -> Path | None:
 
 def _compatible(saved: TrainConfig, cfg: TrainConfig) -> None:
     """Resuming may extend or re-schedule bookkeeping, not change what is learned."""
-    free = {"steps", "val_every", "ckpt_every", "keep", "out_dir", "threads", "micro_batch"}
+    free = {"steps", "val_every", "ckpt_every", "keep", "out_dir", "threads", "micro_batch", "init"}
     a, b = json.loads(saved.to_json()), json.loads(cfg.to_json())
     changed = sorted(k for k in a if k not in free and a[k] != b[k])
     if changed:
@@ -104,6 +104,12 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
     start_from = _resume_path(resume, out)
+    if start_from is None and cfg.init:  # a new phase from trained weights (an EMA, if a checkpoint)
+        trained = load_model(cfg.init)
+        if trained.cfg != cfg.model:
+            raise ConfigError(f"init {cfg.init}: its model config differs from this config's [model]")
+        model.load_state_dict(trained.state_dict())
+        ema.load_state_dict(trained.state_dict())
     if start_from is not None:
         state = load_training(start_from)
         _compatible(state["config"], cfg)
