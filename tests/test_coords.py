@@ -1,6 +1,6 @@
 import torch
 
-from frannet.coords import pixel_centers, to_grid
+from frannet.coords import pixel_centers
 
 
 def test_pixel_centers_values():
@@ -21,8 +21,3 @@ def test_same_point_at_any_resolution():
     assert torch.allclose(pixel_centers(3, 3)[4], torch.tensor([0.5, 0.5]))
     assert torch.allclose(pixel_centers(2, 2).mean(0), torch.tensor([0.5, 0.5]))
 
-
-def test_to_grid_maps_unit_square_to_grid_sample_range():
-    g = to_grid(torch.tensor([[[0.0, 1.0], [0.5, 0.25]]]))
-    assert g.shape == (1, 1, 2, 2)
-    assert torch.allclose(g[0, 0], torch.tensor([[-1.0, 1.0], [0.0, -0.5]]))

@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from frannet import FranNet
 from frannet.config import ConfigError, ModelConfig
-from frannet.coords import pixel_centers, to_grid
+from frannet.coords import pixel_centers
 from frannet.models.decoder import fourier_features
 from frannet.restorators import render
 
@@ -41,7 +41,7 @@ def test_untrained_model_is_bicubic():
     model = tiny_model(randomize_head=False)
     lr = torch.rand(1, 3, 6, 8)
     pts = pixel_centers(12, 16)[None]
-    base = F.grid_sample(lr, to_grid(pts), mode="bicubic", padding_mode="border", align_corners=False)
+    base = F.grid_sample(lr, (pts * 2 - 1).unsqueeze(1), mode="bicubic", padding_mode="border", align_corners=False)
     torch.testing.assert_close(model(lr, torch.tensor([[2.0, 2.0]]), pts), base.squeeze(2).transpose(1, 2),
                                atol=2e-6, rtol=0)
 

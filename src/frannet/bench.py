@@ -19,14 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
+from .api import SAMPLE_IMAGE
 from .checkpoint import load_model, save_model
 from .models import FranNet
 from .tiling import render_tiled
 
-SAMPLES = Path(__file__).parent / "samples"
 SPANDREL_HINT = "the RRDBNet comparison needs spandrel: pip install --no-deps spandrel"
 RRDB_FILE = "architectures/ESRGAN/__arch/RRDB.py"
 
@@ -59,13 +58,9 @@ def load_rrdbnet_class() -> type[torch.nn.Module]:
 
 
 def bench_image(size: int) -> torch.Tensor:
-    """(3, size, size) in [0, 1]: the first bundled sample photo resized, else a seeded smooth image."""
-    photos = sorted(SAMPLES.glob("*.png"))
-    if photos:
-        img = Image.open(photos[0]).convert("RGB").resize((size, size), Image.BICUBIC)
-        return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
-    noise = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    return F.interpolate(noise, size=(size, size), mode="bicubic", align_corners=False)[0].clamp(0, 1)
+    """(3, size, size) in [0, 1]: the bundled sample photo, resized."""
+    img = Image.open(SAMPLE_IMAGE).convert("RGB").resize((size, size), Image.BICUBIC)
+    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
 
 
 def _peak_rss_mb() -> float:

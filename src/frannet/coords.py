@@ -21,7 +21,3 @@ def pixel_centers(height: int, width: int, rows: slice | None = None, cols: slic
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([grid_x, grid_y], dim=-1).reshape(-1, 2).to(dtype)
 
-
-def to_grid(points: torch.Tensor) -> torch.Tensor:
-    """(B, N, 2) points in [0, 1] to the (B, 1, N, 2) [-1, 1] grid of ``grid_sample``."""
-    return (points * 2.0 - 1.0).unsqueeze(1)

@@ -18,6 +18,7 @@ import torch
 from .config import ModelConfig
 from .coords import pixel_centers
 from .models import FranNet
+from .restorators.single_step import DEFAULT_CHUNK
 
 DEFAULT_TILE = 512  # input pixels per tile side (about 100 MB per feature map with its margin)
 
@@ -46,7 +47,7 @@ def _input_window(first: int, last: int, out_size: int, in_size: int, margin: in
 
 @torch.no_grad()
 def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
-                 region: tuple[int, int, int, int] | None = None, chunk: int = 1 << 16,
+                 region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
                  progress: Callable[[int], None] | None = None) -> torch.Tensor:
     """Restore (3, h, w) ``lr`` to ``size`` = (H, W), one input tile at a time.
 

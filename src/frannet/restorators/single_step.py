@@ -11,11 +11,10 @@ DEFAULT_CHUNK = 1 << 16  # output pixels decoded at once
 
 
 @torch.no_grad()
-def render(model: FranNet, lr: torch.Tensor, size: tuple[int, int], chunk: int = DEFAULT_CHUNK,
-           progress=None) -> torch.Tensor:
-    """Restore (3, h, w) ``lr`` to (3, H, W) for ``size`` = (H, W); any H, W >= 1.
+def render(model: FranNet, lr: torch.Tensor, size: tuple[int, int], chunk: int = DEFAULT_CHUNK) -> torch.Tensor:
+    """Restore (3, h, w) ``lr`` to (3, H, W) for ``size`` = (H, W) in one piece; any H, W >= 1.
 
-    ``progress`` (optional) is called with the number of output rows finished.
+    The reference that ``tiling.render_tiled`` (what the API and CLI run) must equal.
     """
     out_h, out_w = size
     lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
@@ -29,6 +28,4 @@ def render(model: FranNet, lr: torch.Tensor, size: tuple[int, int], chunk: int =
         points = pixel_centers(out_h, out_w, rows=slice(top, bottom), device=lr.device, dtype=torch.float64)
         values = model.query(enc, points[None])[0]
         out[:, top:bottom] = values.T.reshape(3, bottom - top, out_w)
-        if progress is not None:
-            progress(bottom - top)
     return out
