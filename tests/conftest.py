@@ -23,6 +23,14 @@ def model_path(tmp_path):
     return path
 
 
+@pytest.fixture
+def tunable_path(tmp_path):
+    """A tiny random model conditioned on noise level and gray input."""
+    path = tmp_path / "tiny-tunable.safetensors"
+    save_model(path, tiny_model(tunable=True))
+    return path
+
+
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory):
     """A train and a val folder of small dead-leaves images."""

@@ -35,7 +35,7 @@ def test_restore_is_deterministic(capsys, tmp_path, photo, model_path):
     (["--scale", "0"], "scale"), (["--scale", "-2"], "scale"), (["--scale", "nan"], "scale"),
     (["--scale", "inf"], "scale"), (["--scale", "abc"], "scale"), (["--scale", "0.5"], "shrink"),
     (["--scale", "10000"], "megapixels"), (["--size", "10x"], "WIDTHxHEIGHT"), (["--size", "0x10"], "positive"),
-    (["--size", "10x10"], "smaller than the input"), ([], "exactly one"), (["--scale", "2", "--size", "80x80"], "exactly one"),
+    (["--size", "10x10"], "smaller than the input"), ([], "nothing to do"), (["--scale", "2", "--size", "80x80"], "not both"),
 ])
 def test_bad_arguments_are_one_line_errors(capsys, tmp_path, photo, model_path, args, message):
     code, _, err = _run(capsys, "restore", photo, "-o", tmp_path / "o.png", "--model", model_path, *args)

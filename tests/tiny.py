@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from frannet import FranNet, ModelConfig
 
 TINY = ModelConfig(channels=8, blocks=1, coarse_blocks=1, latent=8, hidden=16, decoder_layers=2, fourier_bands=2)
+TINY_TUNABLE = dataclasses.replace(TINY, tunable=True)
 
 
-def tiny_model(seed: int = 0, randomize_head: bool = True) -> FranNet:
-    """A small random FranNet; the residual head is randomised so the output is not plain bicubic."""
+def tiny_model(seed: int = 0, randomize_head: bool = True, tunable: bool = False) -> FranNet:
+    """A small random FranNet; the residual head (and a tunable model's modulation) is
+    randomised so the output is not plain bicubic and does depend on the condition."""
     torch.manual_seed(seed)
-    model = FranNet(TINY)
+    model = FranNet(TINY_TUNABLE if tunable else TINY)
     if randomize_head:
         torch.nn.init.normal_(model.decoder.mlp[-1].weight, std=0.1)
+    if tunable:
+        torch.nn.init.normal_(model.encoder.modulation.net[-1].weight, std=0.5)
     return model.eval()

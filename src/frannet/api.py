@@ -1,4 +1,5 @@
-"""The Python API: ``frannet.upscale(image, scale=3.5)``.
+"""The Python API: ``frannet.upscale(image, scale=3.5)``, ``frannet.denoise(image, noise=25)``,
+``frannet.colorize(image)``, or ``frannet.restore`` for several at once.
 
 Images may be PIL images or numpy arrays (H, W), (H, W, 3) or (H, W, 4) of uint8, uint16 or
 floats in [0, 1]; the result has the same type, mode and dtype as the input.
@@ -10,17 +11,15 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from .checkpoint import load_model
-from .consistency import BicubicDown
 from .io import Picture
 from .models import FranNet
-from .tiling import DEFAULT_TILE, render_tiled
+from .pipeline import BUNDLED, Job, Models, restore_picture
 
 PACKAGE_DIR = Path(__file__).parent
-BUNDLED_MODEL = PACKAGE_DIR / "weights" / "frannet-sr.safetensors"
+BUNDLED_MODEL = BUNDLED["upscale"]
 SAMPLE_IMAGE = PACKAGE_DIR / "samples" / "coffee-small.png"
 DEFAULT_MAX_OUTPUT_PIXELS = 100_000_000  # the whole output is held in memory (~16 bytes/pixel)
 
@@ -53,27 +52,6 @@ def output_size(width: int, height: int, scale=None, size=None,
         raise ValueError(f"output {out_w}x{out_h} has {out_w * out_h / 1e6:.0f} megapixels, over the limit of "
                          f"{max_pixels / 1e6:.0f} (raise max_pixels if you have the memory)")
     return out_w, out_h
-
-
-def upscale_picture(picture: Picture, model: FranNet, width: int, height: int, tile: int = DEFAULT_TILE,
-                    consistency: bool = False, progress=None) -> Picture:
-    """Restore a Picture to width x height; alpha is resized on its own (bicubic).
-
-    The encoder works on ``tile``-pixel tiles (the result does not depend on it). With
-    ``consistency`` the output is projected so that bicubic downscaling gives back the input
-    (exactly, up to what keeping values in [0, 1] allows). ``progress`` (optional) is called with the
-    number of output pixels finished.
-    """
-    lr = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
-    rgb = render_tiled(model, lr, (height, width), tile=tile, progress=progress)
-    if consistency:
-        rgb = BicubicDown((height, width), tuple(lr.shape[-2:])).project_valid(rgb, lr)
-    rgb = rgb.clamp(0.0, 1.0).permute(1, 2, 0).numpy()
-    alpha = None
-    if picture.alpha is not None:
-        resized = Image.fromarray(picture.alpha.astype(np.float32), mode="F").resize((width, height), Image.BICUBIC)
-        alpha = np.clip(np.asarray(resized), 0.0, 1.0)
-    return Picture(rgb=rgb, alpha=alpha, bits=picture.bits, info=dict(picture.info))
 
 
 def _from_numpy(arr: np.ndarray) -> Picture:
@@ -109,22 +87,56 @@ def _to_numpy(picture: Picture, like: np.ndarray) -> np.ndarray:
     return x.astype(like.dtype)
 
 
+def _as_array(image) -> np.ndarray:
+    if isinstance(image, Image.Image):
+        mode = image.mode
+        return np.asarray(image.convert("RGBA" if "A" in mode or "transparency" in image.info else
+                                        "L" if mode in ("L", "1") else "RGB"))
+    if isinstance(image, np.ndarray):
+        return image
+    raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
+
+
+def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: bool = False,
+            models: Models | None = None, consistency: bool = False,
+            max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS):
+    """Restore a PIL image or numpy array: upscale by ``scale`` (a number or (sx, sy)) or to
+    ``size`` (w, h) (neither: keep the size), remove noise of std ``noise`` (0-255 scale;
+    None estimates it), and ``colorize`` a gray photo, in any combination.
+
+    The result has the input's type, mode and dtype (a colorized gray image comes back as RGB).
+    """
+    arr = _as_array(image)
+    picture = _from_numpy(arr)
+    width, height = output_size(*picture.size, scale=1 if scale is None and size is None else scale,
+                                size=size, max_pixels=max_pixels)
+    job = Job(width, height, noise=noise, colorize=colorize, consistency=consistency)
+    result = restore_picture(picture, job, models)
+    like = arr if not colorize or (arr.ndim == 3 and arr.shape[2] >= 3) else np.empty((1, 1, 3), arr.dtype)
+    out = _to_numpy(result, like)
+    return Image.fromarray(out) if isinstance(image, Image.Image) else out
+
+
 def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = None,
             consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS):
     """Upscale a PIL image or numpy array by ``scale`` (a number or (sx, sy)) or to ``size`` (w, h).
 
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
     """
-    net = model if isinstance(model, FranNet) else load(model)
-    if isinstance(image, Image.Image):
-        mode = image.mode
-        arr = np.asarray(image.convert("RGBA" if "A" in mode or "transparency" in image.info else
-                                       "L" if mode in ("L", "1") else "RGB"))
-    elif isinstance(image, np.ndarray):
-        arr = image
-    else:
-        raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
-    picture = _from_numpy(arr)
-    width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=max_pixels)
-    result = _to_numpy(upscale_picture(picture, net, width, height, consistency=consistency), arr)
-    return Image.fromarray(result) if isinstance(image, Image.Image) else result
+    if scale is None and size is None:
+        raise ValueError("give exactly one of scale or size")
+    return restore(image, scale, size, models=Models(upscale=model), consistency=consistency, max_pixels=max_pixels)
+
+
+def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None):
+    """Remove Gaussian noise of std ``noise`` (0-255 scale; the dial, 0 to 75) from a PIL image
+    or numpy array; by default the level is estimated from the image."""
+    if noise is not None and not (0 <= noise <= 255):
+        raise ValueError(f"noise must be a sigma between 0 and 255 (0-255 scale), got {noise!r}")
+    return restore(image, noise=noise, models=Models(denoise=model))
+
+
+def colorize(image, scale=None, size=None, noise: float | None = 0.0, model: FranNet | str | Path | None = None):
+    """Colour a gray (or colour, whose luma is used) PIL image or numpy array; it may also be
+    upscaled and denoised in the same pass. Without noise the output's luma is the input's."""
+    return restore(image, scale, size, noise=noise, colorize=True, models=Models(colorize=model))

@@ -125,3 +125,24 @@ def load_model(path: str | Path) -> FranNet:
 def model_card(path: str | Path) -> dict:
     _, meta = _read(path)
     return json.loads(meta.get("card", "{}"))
+
+
+def interpolate_models(a: str | Path, b: str | Path, alpha: float) -> FranNet:
+    """Deep network interpolation (DNI): every parameter (1 - alpha) * A + alpha * B.
+
+    A and B must share one architecture (the same model config), e.g. two fine-tunings of one
+    model. alpha = 0 and 1 give A and B exactly.
+    """
+    if not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
+    model_a, model_b = load_model(a), load_model(b)
+    if model_a.cfg != model_b.cfg:
+        fa, fb = model_a.cfg.__dict__, model_b.cfg.__dict__
+        diff = ", ".join(f"{k} ({fa[k]} vs {fb[k]})" for k in fa if fa[k] != fb[k])
+        raise CheckpointError(f"cannot interpolate {a} and {b}: their architectures differ in {diff}")
+    state_b = model_b.state_dict()
+    with torch.no_grad():
+        for name, value in model_a.state_dict().items():
+            if value.is_floating_point():
+                value.copy_(torch.lerp(value, state_b[name], alpha))  # exact at alpha = 0 and 1
+    return model_a

@@ -1,6 +1,10 @@
 """The ``frannet`` command: a thin layer over the library.
 
-    frannet restore INPUT -o OUTPUT (--scale S | --size WxH) [--model PATH]
+    frannet restore INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto] [--colorize]
+    frannet denoise INPUT -o OUTPUT [--noise SIGMA|auto]
+    frannet colorize INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto]
+    frannet estimate-noise IMAGE...
+    frannet interpolate A B --alpha 0.3 -o C
     frannet train CONFIG [--resume CKPT]
     frannet export CKPT -o MODEL [--half]
     frannet eval HR_FOLDER [--scales 2,3,4,6,8] [--json OUT]
@@ -49,6 +53,19 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def parse_noise(text: str | None) -> float | None:
+    """'auto' (estimate from each image: None) or a sigma on the 0-255 scale."""
+    if text is None or text == "auto":
+        return None
+    try:
+        sigma = float(text)
+    except ValueError:
+        raise UsageError(f"--noise expects a sigma (0-255 scale) or 'auto', got {text!r}") from None
+    if not (math.isfinite(sigma) and 0 <= sigma <= 255):
+        raise UsageError(f"--noise must be between 0 and 255 (sigma on the 0-255 scale), got {text!r}")
+    return sigma
+
+
 def _restore_jobs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     if src.is_dir():
         files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -65,14 +82,19 @@ def _restore_jobs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
 def _restore(args) -> int:
     from tqdm import tqdm
 
-    from .api import load, output_size, upscale_picture
+    from .api import output_size
     from .distributed import process_share
     from .io import read_image, write_image
+    from .pipeline import Job, Models, restore_picture
 
-    if (args.scale is None) == (args.size is None):
-        raise UsageError("give exactly one of --scale or --size")
+    if args.scale is not None and args.size is not None:
+        raise UsageError("give one of --scale or --size, not both")
+    noise = parse_noise(args.noise)
+    if args.scale is None and args.size is None and noise == 0 and not args.colorize:
+        raise UsageError("nothing to do: give --scale or --size to upscale, --noise to denoise, or --colorize")
     scale = parse_scale(args.scale) if args.scale else None
     size = parse_size(args.size) if args.size else None
+    scale = 1.0 if scale is None and size is None else scale
     jobs = _restore_jobs(Path(args.input), Path(args.output))
     for src, dst in jobs:
         if dst.suffix.lower() not in IMAGE_SUFFIXES:
@@ -86,7 +108,8 @@ def _restore(args) -> int:
     if args.skip_existing or world > 1:  # writes are atomic, so an existing output is a finished one
         todo = [(src, dst) for src, dst in jobs if not dst.exists()]
         skipped, jobs = len(jobs) - len(todo), todo
-    model = load(args.model)
+    stage = "colorize" if args.colorize else "upscale" if noise == 0 else "denoise"
+    models = Models(**{stage: args.model})
     failures = []
     for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
         try:
@@ -94,8 +117,9 @@ def _restore(args) -> int:
             width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=args.max_pixels)
             with tqdm(total=width * height, desc=src.name, unit="px", unit_scale=True, leave=False,
                       disable=args.quiet or width * height < LARGE_OUTPUT) as pixels:
-                write_image(dst, upscale_picture(picture, model, width, height, tile=args.tile,
-                                                 consistency=args.consistency, progress=pixels.update))
+                job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
+                          tile=args.tile)
+                write_image(dst, restore_picture(picture, job, models, progress=pixels.update))
         except Exception as exc:  # a batch keeps going past any bad file and reports it
             if len(jobs) == 1:
                 raise
@@ -107,6 +131,35 @@ def _restore(args) -> int:
         for why in failures:
             print(f"  failed: {why}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _estimate_noise(args) -> int:
+    import torch
+
+    from .io import read_image
+    from .noise_estimate import estimate_noise
+
+    failed = 0
+    for path in args.images:
+        try:
+            rgb = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1)
+            print(f"{path}: sigma {estimate_noise(rgb):.1f}")
+        except (ImageReadError, ValueError, OSError) as exc:
+            if len(args.images) == 1:
+                raise
+            print(f"  failed: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _interpolate(args) -> int:
+    from .checkpoint import interpolate_models, save_model
+
+    model = interpolate_models(args.a, args.b, args.alpha)
+    card = {"interpolated": {"a": str(args.a), "b": str(args.b), "alpha": args.alpha}}
+    save_model(args.output, model, card=card)
+    print(f"wrote {args.output} ({1 - args.alpha:g} x {args.a} + {args.alpha:g} x {args.b})")
+    return 0
 
 
 def _train(args) -> int:
@@ -169,22 +222,46 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="frannet", description="Image restoration at any output resolution.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("restore", help="upscale an image or a folder of images")
-    p.add_argument("input", help="image file or folder")
-    p.add_argument("-o", "--output", required=True, help="output file (or folder, for a folder input)")
-    p.add_argument("--scale", help="factor, e.g. 3.5, or SX,SY for different factors per axis")
-    p.add_argument("--size", help="exact output size WIDTHxHEIGHT")
-    p.add_argument("--model", help="weights (.safetensors); the bundled model by default")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS, help="largest output allowed")
-    p.add_argument("--tile", type=int, default=DEFAULT_TILE,
-                   help="encoder tile side in input pixels (bounds memory; the result does not depend on it)")
-    p.add_argument("--consistency", action="store_true",
-                   help="project the output so that bicubic downscaling gives back the input exactly")
-    p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
-    p.add_argument("--skip-existing", action="store_true",
-                   help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_restore)
+    restore_help = {
+        "restore": ("upscale, denoise and/or colorize an image or a folder of images", "0", False),
+        "denoise": ("remove noise (the level is estimated unless --noise is given)", "auto", False),
+        "colorize": ("colour gray photos (and upscale or denoise them in the same pass)", "0", True),
+    }
+    for name, (text, noise_default, colorize) in restore_help.items():
+        p = sub.add_parser(name, help=text)
+        p.add_argument("input", help="image file or folder")
+        p.add_argument("-o", "--output", required=True, help="output file (or folder, for a folder input)")
+        p.add_argument("--scale", help="factor, e.g. 3.5, or SX,SY for different factors per axis")
+        p.add_argument("--size", help="exact output size WIDTHxHEIGHT")
+        p.add_argument("--noise", default=noise_default,
+                       help=f"the denoising dial: the input's noise sigma on the 0-255 scale (0 to 75), or 'auto' "
+                            f"to estimate it per image (default {noise_default})")
+        if name == "restore":
+            p.add_argument("--colorize", action="store_true", help="colour a gray photo")
+        else:
+            p.set_defaults(colorize=colorize)
+        p.add_argument("--model", help="weights (.safetensors) for the main stage; the bundled model by default")
+        p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS, help="largest output allowed")
+        p.add_argument("--tile", type=int, default=DEFAULT_TILE,
+                       help="encoder tile side in input pixels (bounds memory; the result does not depend on it)")
+        p.add_argument("--consistency", action="store_true",
+                       help="project the upscaled output so that bicubic downscaling gives back the input exactly")
+        p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
+        p.add_argument("--skip-existing", action="store_true",
+                       help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.set_defaults(func=_restore)
+
+    p = sub.add_parser("estimate-noise", help="print the Gaussian noise sigma (0-255 scale) of images")
+    p.add_argument("images", nargs="+")
+    p.set_defaults(func=_estimate_noise)
+
+    p = sub.add_parser("interpolate", help="blend two compatible models parameter by parameter (DNI)")
+    p.add_argument("a", help="model at alpha = 0")
+    p.add_argument("b", help="model at alpha = 1")
+    p.add_argument("--alpha", type=float, required=True, help="weight of B, in [0, 1]")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_interpolate)
 
     p = sub.add_parser("train", help="train a model from a TOML config")
     p.add_argument("config")

@@ -51,7 +51,7 @@ def _check(cond: bool, msg: str) -> None:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of a FranNet super-resolution model."""
+    """Architecture of a FranNet model."""
 
     channels: int = 64            # encoder width at the input resolution
     blocks: int = 10              # residual blocks at the input resolution
@@ -62,12 +62,16 @@ class ModelConfig:
     decoder_layers: int = 4       # hidden layers of the decoder MLP
     fourier_bands: int = 6        # frequencies per axis for both coordinate encodings
     max_scale: float = 4.0        # scale condition is clamped here (training range)
+    tunable: bool = False         # conditioned on noise level and gray input (denoise / colorize)
+    max_noise: float = 75.0       # noise condition is sigma / max_noise (0-255 scale)
 
     def __post_init__(self):
         for name in ("channels", "blocks", "levels", "latent", "hidden", "decoder_layers", "fourier_bands"):
             _check(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, f"{name} must be a positive integer")
         _check(isinstance(self.coarse_blocks, int) and self.coarse_blocks >= 0, "coarse_blocks must be >= 0")
         _check(self.max_scale >= 1.0, "max_scale must be >= 1")
+        _check(isinstance(self.tunable, bool), "tunable must be true or false")
+        _check(self.max_noise > 0, "max_noise must be > 0")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
@@ -85,7 +89,12 @@ class DataConfig:
     max_scale: float = 4.0
     anisotropic: float = 0.2          # share of samples with different x and y factors
     target_points: int = 2304         # supervised target pixels per sample (FranNet's knob)
+    noise: tuple[float, float] = (0.0, 0.0)  # Gaussian noise sigma range (0-255 scale) added to inputs
+    gray_input: float = 0.0           # share of samples whose input is gray and target colour (colorize)
+    gray_photos: float = 0.0          # share of samples that are gray photos (gray input and target)
     val_scales: tuple[float, ...] = (2.0, 4.0)
+    val_noise: tuple[float, ...] = (0.0,)  # validation noise levels (sigma, 0-255)
+    val_gray: bool = False            # validation inputs are gray (colorization)
     val_crop: int = 256               # validation uses a centre crop of each photo
 
     def __post_init__(self):
@@ -94,6 +103,9 @@ class DataConfig:
         _check(0.0 <= self.anisotropic <= 1.0, "anisotropic must be in [0, 1]")
         _check(self.target_points >= 1, "target_points must be >= 1")
         _check(len(self.train) >= 1, "train needs at least one folder")
+        _check(len(self.noise) == 2 and 0.0 <= self.noise[0] <= self.noise[1], "noise must be [low, high] with 0 <= low <= high")
+        _check(0.0 <= self.gray_input <= 1.0 and 0.0 <= self.gray_photos <= 1.0, "gray_input and gray_photos must be in [0, 1]")
+        _check(all(s >= 0 for s in self.val_noise) and len(self.val_noise) >= 1, "val_noise needs levels >= 0")
 
 
 @dataclass(frozen=True)

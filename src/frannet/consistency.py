@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .degradations import avgpool_downscale, resize_matrix
-
-LUMA = (0.299, 0.587, 0.114)
+from .degradations import LUMA, avgpool_downscale, resize_matrix
 
 
 class Operator:

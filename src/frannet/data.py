@@ -13,19 +13,19 @@ import torch
 
 from .config import DataConfig
 from .coords import pixel_centers
-from .degradations import bicubic_resize, quantize
+from .degradations import add_noise, bicubic_resize, quantize, to_gray
 from .io import IMAGE_SUFFIXES, read_image
 
 
 @dataclass
 class Batch:
-    lr: torch.Tensor      # (B, 3, P, P) degraded input
-    scale: torch.Tensor   # (B, 2) output/input size per axis (sx, sy)
-    points: torch.Tensor  # (B, N, 2) target pixel centres in [0, 1]^2
-    target: torch.Tensor  # (B, N, 3) target colours
+    lr: torch.Tensor           # (B, 3, P, P) degraded input
+    degradation: torch.Tensor  # (B, 4) output/input size per axis (sx, sy), noise sigma (0-255), gray flag
+    points: torch.Tensor       # (B, N, 2) target pixel centres in [0, 1]^2
+    target: torch.Tensor       # (B, N, 3) target colours
 
     def to(self, device) -> "Batch":
-        return Batch(self.lr.to(device), self.scale.to(device), self.points.to(device), self.target.to(device))
+        return Batch(self.lr.to(device), self.degradation.to(device), self.points.to(device), self.target.to(device))
 
 
 def list_images(folders) -> list[Path]:
@@ -62,7 +62,8 @@ def _uniform(g: torch.Generator, lo: float, hi: float) -> float:
 
 
 def sample_one(images: list[torch.Tensor], areas: torch.Tensor, cfg: DataConfig, g: torch.Generator):
-    """One random crop at a random scale in [min_scale, max_scale], bicubic-degraded to P x P.
+    """One random crop at a random scale in [min_scale, max_scale], bicubic-degraded to P x P,
+    then (as configured) made gray and given Gaussian noise of a random sigma.
 
     Images are picked with probability proportional to their area.
     """
@@ -81,13 +82,23 @@ def sample_one(images: list[torch.Tensor], areas: torch.Tensor, cfg: DataConfig,
         hr = hr.flip(-1)
     if torch.rand((), generator=g) < 0.5:
         hr = hr.flip(-2)
-    lr = quantize(bicubic_resize(hr.double(), (p, p)).float())
+    gray_photo = bool(torch.rand((), generator=g) < cfg.gray_photos)
+    if gray_photo:
+        hr = to_gray(hr)
+    lr = hr if (hh, hw) == (p, p) else quantize(bicubic_resize(hr.double(), (p, p)).float())
+    gray = bool(torch.rand((), generator=g) < cfg.gray_input)
+    if gray:
+        lr = to_gray(lr)
+    sigma = _uniform(g, *cfg.noise)
+    if sigma > 0:
+        lr = add_noise(lr, sigma, g, same_channels=gray or gray_photo)
     n = hh * hw
     if n >= cfg.target_points:
         idx = torch.randperm(n, generator=g)[: cfg.target_points]
     else:  # a crop smaller than the point budget: draw with replacement
         idx = torch.randint(0, n, (cfg.target_points,), generator=g)
-    return lr, torch.tensor([hw / p, hh / p]), pixel_centers(hh, hw)[idx], hr.reshape(3, -1).T[idx]
+    degradation = torch.tensor([hw / p, hh / p, sigma, float(gray)])
+    return lr, degradation, pixel_centers(hh, hw)[idx], hr.reshape(3, -1).T[idx]
 
 
 def sample_batch(images: list[torch.Tensor], cfg: DataConfig, seed: int, step: int, indices) -> Batch:

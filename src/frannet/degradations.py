@@ -87,6 +87,25 @@ def avgpool_downscale(img: torch.Tensor, factor: int) -> torch.Tensor:
     return x.mean(dim=(-3, -1))
 
 
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B
+
+
+def to_gray(img: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) colour to its luma, repeated on the 3 channels."""
+    w = img.new_tensor(LUMA).view(3, 1, 1)
+    return (img * w).sum(dim=-3, keepdim=True).expand_as(img).contiguous()
+
+
+def add_noise(img: torch.Tensor, sigma: float, generator: torch.Generator | None = None,
+              same_channels: bool = False) -> torch.Tensor:
+    """Additive white Gaussian noise of std ``sigma`` on the 0-255 scale, not clipped (the
+    standard denoising benchmark). ``same_channels``: one noise plane on all channels, as a
+    gray photo has."""
+    shape = (1, *img.shape[-2:]) if same_channels else img.shape[-3:]
+    noise = torch.randn(shape, generator=generator, dtype=img.dtype) * (sigma / 255.0)
+    return img + noise
+
+
 def quantize(img: torch.Tensor, bits: int = 8) -> torch.Tensor:
     """Round to the levels of an unsigned ``bits`` image, as a saved file would."""
     levels = float(2**bits - 1)

@@ -1,4 +1,4 @@
-"""Evaluation: restore bicubic-downscaled photos and compare with the originals."""
+"""Evaluation: restore degraded photos (bicubic-downscaled, noisy, gray) and compare with the originals."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from .consistency import BicubicDown
-from .degradations import bicubic_downscale, quantize
-from .metrics import psnr_y, ssim_y
+from .degradations import add_noise, bicubic_downscale, quantize, to_gray
+from .metrics import psnr_rgb, psnr_y, ssim_y
 from .models import FranNet
 from .restorators import render
 
@@ -22,9 +22,15 @@ def center_crop(img: torch.Tensor, side: int) -> torch.Tensor:
     return img[..., top:top + side_h, left:left + side_w]
 
 
-def degrade(hr: torch.Tensor, scale: float) -> torch.Tensor:
-    """The evaluation input: HR bicubic-downscaled (Pillow-exact) and rounded to 8 bits."""
-    return quantize(bicubic_downscale(hr.double(), scale).float())
+def degrade(hr: torch.Tensor, scale: float, noise: float = 0.0, gray: bool = False, seed: int = 0) -> torch.Tensor:
+    """The evaluation input: HR bicubic-downscaled (Pillow-exact) and rounded to 8 bits, then
+    made gray and given Gaussian noise of std ``noise`` (0-255 scale, seeded, not clipped)."""
+    lr = quantize(bicubic_downscale(hr.double(), scale).float()) if scale != 1 else hr
+    if gray:
+        lr = to_gray(lr)
+    if noise > 0:
+        lr = add_noise(lr, noise, torch.Generator().manual_seed(seed), same_channels=gray)
+    return lr
 
 
 def modcrop(hr: torch.Tensor, scale: float) -> torch.Tensor:
@@ -78,11 +84,32 @@ def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, met
     return {"per_image": per_image, "mean": mean}
 
 
-def validate(model: FranNet, images: list[torch.Tensor], scales, crop: int) -> dict:
-    """Mean PSNR-Y of the model and of bicubic on centre crops, per scale (used while training)."""
-    crops = {str(i): center_crop(img, crop) for i, img in enumerate(images)}
-    mean = evaluate_images(model, crops, scales, methods=("model", "bicubic"))["mean"]
-    return {s: {m: row[m]["psnr"] for m in row} for s, row in mean.items()}
+@torch.no_grad()
+def validate(model: FranNet, images: list[torch.Tensor], scales, crop: int, noises=(0.0,), gray: bool = False) -> dict:
+    """Mean PSNR of the model and of the untrained baseline (bicubic upscaling of the input) on
+    centre crops, per setting (used while training). Upscaling alone is judged on Y, anything
+    with noise or gray inputs on RGB. Keys read like 'x4', 'x1 s25' or 'x1 s25 gray'."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    result = {}
+    for s in scales:
+        for sigma in noises:
+            key = f"x{float(s):g}" + (f" s{float(sigma):g}" if sigma else "") + (" gray" if gray else "")
+            psnr = psnr_y if not (sigma or gray) else psnr_rgb
+            totals = {"model": 0.0, "bicubic": 0.0}
+            for img in images:
+                hr = modcrop(center_crop(img, crop), s)
+                lr = degrade(hr, s, sigma, gray)
+                size = tuple(hr.shape[-2:])
+                out = render(model, lr.to(device), size, noise=sigma, gray=gray).cpu().clamp(0, 1)
+                base = pillow_upscale(lr, size, Image.BICUBIC) if s != 1 else lr.clamp(0, 1)
+                border = math.ceil(s)
+                totals["model"] += psnr(out, hr, border) / len(images)
+                totals["bicubic"] += psnr(base, hr, border) / len(images)
+            result[key] = totals
+    model.train(was_training)
+    return result
 
 
 def format_table(result: dict) -> str:

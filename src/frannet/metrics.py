@@ -1,4 +1,4 @@
-"""PSNR and SSIM on the Y channel, with BasicSR's conventions.
+"""PSNR and SSIM on the Y channel, with BasicSR's conventions, and PSNR on RGB.
 
 Inputs are RGB float tensors (3, H, W) in [0, 1], quantised to 8 bits first (images are
 judged as saved files); Y = 16 + 65.481 R + 128.553 G + 24.966 B on the 0-255 scale;
@@ -38,6 +38,17 @@ def psnr_y(a: torch.Tensor, b: torch.Tensor, crop: int = 0) -> float:
     return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+def psnr_rgb(a: torch.Tensor, b: torch.Tensor, crop: int = 0) -> float:
+    """PSNR over all three channels of the 8-bit images (the denoising convention)."""
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+    qa, qb = quantize(a).double() * 255, quantize(b).double() * 255
+    if crop > 0:
+        qa, qb = qa[..., crop:-crop, crop:-crop], qb[..., crop:-crop, crop:-crop]
+    mse = torch.mean((qa - qb) ** 2).item()
+    return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(x**2) / (2 * sigma**2))
@@ -45,10 +56,10 @@ def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     return (g[:, None] * g[None, :])[None, None]
 
 
-def ssim_y(a: torch.Tensor, b: torch.Tensor, crop: int = 0) -> float:
-    """Mean SSIM over the valid region of an 11x11 Gaussian window (sigma 1.5)."""
-    ya, yb = _prepare(a, b, crop)
-    x, y = ya[None, None], yb[None, None]
+def _ssim(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean SSIM of two (H, W) planes on the 0-255 scale over the valid region of an 11x11
+    Gaussian window (sigma 1.5)."""
+    x, y = x[None, None], y[None, None]
     win = _gaussian_window()
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_x, mu_y = F.conv2d(x, win), F.conv2d(y, win)
@@ -57,3 +68,15 @@ def ssim_y(a: torch.Tensor, b: torch.Tensor, crop: int = 0) -> float:
     sxy = F.conv2d(x * y, win) - mu_x * mu_y
     ssim = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
     return ssim.mean().item()
+
+
+def ssim_y(a: torch.Tensor, b: torch.Tensor, crop: int = 0) -> float:
+    return _ssim(*_prepare(a, b, crop))
+
+
+def ssim_rgb(a: torch.Tensor, b: torch.Tensor) -> float:
+    """SSIM averaged over the R, G and B planes of the 8-bit images."""
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+    qa, qb = quantize(a).double() * 255, quantize(b).double() * 255
+    return sum(_ssim(qa[c], qb[c]) for c in range(3)) / 3

@@ -48,9 +48,11 @@ def _input_window(first: int, last: int, out_size: int, in_size: int, margin: in
 @torch.no_grad()
 def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
                  region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
-                 progress: Callable[[int], None] | None = None) -> torch.Tensor:
+                 progress: Callable[[int], None] | None = None, noise: float = 0.0,
+                 gray: bool = False) -> torch.Tensor:
     """Restore (3, h, w) ``lr`` to ``size`` = (H, W), one input tile at a time.
 
+    ``noise`` (input sigma, 0-255 scale) and ``gray`` are as for ``render``.
     ``region`` = (x0, y0, x1, y1) renders only that window of the output (equal to the same
     crop of the full render). ``progress`` is called with the output pixels finished.
     """
@@ -62,7 +64,7 @@ def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
     if not (0 <= x0 < x1 <= out_w and 0 <= y0 < y1 <= out_h):
         raise ValueError(f"region {(x0, y0, x1, y1)} is not inside the {out_w}x{out_h} output")
     lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
-    scale = lr.new_tensor([[out_w / w, out_h / h]])
+    scale = lr.new_tensor([[out_w / w, out_h / h, noise, float(gray)]])
     latent = model.global_encoder(lr)
     margin, align = receptive_margin(model.cfg), 1 << (model.cfg.levels - 1)
     # Output tiles follow the input tiles: about tile * scale output pixels a side.

@@ -142,7 +142,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         for i, part in enumerate(micro):
             batch = sample_batch(images, cfg.data, cfg.seed, step, part).to(dist.device)
             with dist.no_sync(net, skip=i < len(micro) - 1):  # all-reduce once, after the last part
-                pred = net(batch.lr, batch.scale, batch.points)
+                pred = net(batch.lr, batch.degradation, batch.points)
                 loss = (pred - batch.target).abs().mean() * (len(part) / share)
                 loss.backward()
             loss_sum += loss.item()
@@ -162,9 +162,10 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
             for old in sorted(out.glob("ckpt_*.safetensors"))[: -cfg.keep]:
                 old.unlink()
         if val_images and (step % cfg.val_every == 0 or step == cfg.steps):
-            record["val"] = validate(ema, val_images, cfg.data.val_scales, cfg.data.val_crop)
-            bar.write(f"step {step}: " + "  ".join(f"x{s}: {v['model']:.2f} dB (bicubic {v['bicubic']:.2f})"
-                                                   for s, v in record["val"].items()))
+            record["val"] = validate(ema, val_images, cfg.data.val_scales, cfg.data.val_crop,
+                                     cfg.data.val_noise, cfg.data.val_gray)
+            bar.write(f"step {step}: " + "  ".join(f"{k}: {v['model']:.2f} dB (baseline {v['bicubic']:.2f})"
+                                                   for k, v in record["val"].items()))
         if step % 10 == 0 or "val" in record:
             log.write(json.dumps(record) + "\n")
             log.flush()

@@ -3,7 +3,7 @@
 For a query point p the first layer sees, summed,
   * the feature maps sampled at p, each projected to the hidden width,
   * Fourier features of both coordinates (x and y) measured in input pixels,
-  * the global latent and the condition (the scale per axis).
+  * the global latent and the condition (the scale per axis; noise level and gray flag if tunable).
 Projection commutes with bilinear sampling, so each map is projected once per image by a
 1x1 convolution at the input resolution and only ``hidden`` channels are sampled per point:
 the per-point cost does not grow with the encoder width. The coordinate features use whole
@@ -22,13 +22,27 @@ from torch import nn
 from ..config import ModelConfig
 from .sampling import sample_bilinear
 
-COND_DIMS = 4  # 1/sx, 1/sy, log sx, log sy
+def condition_dims(cfg: ModelConfig) -> int:
+    """1/sx, 1/sy, log sx, log sy; a tunable model adds the noise level and the gray flag."""
+    return 6 if cfg.tunable else 4
 
 
-def scale_condition(scale: torch.Tensor, max_scale: float) -> torch.Tensor:
-    """(B, 2) per-axis factors (sx, sy) to the decoder's condition vector."""
-    s = scale.clamp(1.0, max_scale)
-    return torch.cat([1.0 / s, torch.log(s) / math.log(max(max_scale, 2.0))], dim=1)
+def condition(degradation: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """(B, 4) degradations (sx, sy, sigma on the 0-255 scale, gray 0/1) to condition vectors.
+
+    (B, 2) scales alone mean clean colour inputs. A model that is not tunable refuses noise
+    or gray inputs rather than silently ignoring them.
+    """
+    if degradation.shape[1] == 2:
+        degradation = torch.cat([degradation, degradation.new_zeros(degradation.shape[0], 2)], dim=1)
+    s = degradation[:, :2].clamp(1.0, cfg.max_scale)
+    parts = [1.0 / s, torch.log(s) / math.log(max(cfg.max_scale, 2.0))]
+    if cfg.tunable:
+        parts += [degradation[:, 2:3] / cfg.max_noise, degradation[:, 3:4]]
+    elif degradation[:, 2:].abs().sum() > 0:
+        raise ValueError("this model only upscales; denoising and colorizing need a tunable model "
+                         "(e.g. the bundled frannet-denoise or frannet-color)")
+    return torch.cat(parts, dim=1)
 
 
 def fourier_features(pos: torch.Tensor, bands: int) -> torch.Tensor:
@@ -49,7 +63,7 @@ class CoordinateDecoder(nn.Module):
         self.cfg = cfg
         self.project = nn.ModuleList(nn.Conv2d(cfg.channels, cfg.hidden, 1) for _ in range(cfg.levels))
         self.coords = nn.Linear(4 * cfg.fourier_bands, cfg.hidden, bias=False)
-        self.image = nn.Linear(cfg.latent + COND_DIMS, cfg.hidden)
+        self.image = nn.Linear(cfg.latent + condition_dims(cfg), cfg.hidden)
         layers = []
         for _ in range(cfg.decoder_layers - 1):
             layers += [nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True)]

@@ -18,34 +18,64 @@ class ResBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
         self.res_scale = res_scale
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.res_scale * self.conv2(F.relu(self.conv1(x)))
+    def forward(self, x: torch.Tensor, film: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        h = self.conv1(x)
+        if film is not None:  # per-channel scale and shift from the degradation level
+            gamma, beta = film
+            h = h * (1 + gamma) + beta
+        return x + self.res_scale * self.conv2(F.relu(h))
+
+
+class Modulation(nn.Module):
+    """AdaFM/CResMD-style tuning: the degradation condition (scale, noise level, gray flag)
+    sets a per-channel scale and shift inside every residual block, so one network covers a
+    continuous range of levels. It starts as the identity (zero-initialised output layer)."""
+
+    def __init__(self, cond_dims: int, channels: int, blocks: int):
+        super().__init__()
+        self.blocks, self.channels = blocks, channels
+        self.net = nn.Sequential(nn.Linear(cond_dims, 64), nn.ReLU(), nn.Linear(64, blocks * 2 * channels))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, cond: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        out = self.net(cond).view(cond.shape[0], self.blocks, 2, self.channels, 1, 1)
+        return [(out[:, i, 0], out[:, i, 1]) for i in range(self.blocks)]
 
 
 class Encoder(nn.Module):
     """EDSR-like trunk at the input resolution, then stride-2 levels for wider context.
 
     Returns ``cfg.levels`` maps of ``cfg.channels`` channels at 1, 1/2, 1/4 ... of the input.
+    A tunable model modulates every residual block by the degradation condition.
     """
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, cond_dims: int):
         super().__init__()
         c = cfg.channels
         self.head = nn.Conv2d(3, c, 3, padding=1)
-        self.body = nn.Sequential(*[ResBlock(c, 0.5) for _ in range(cfg.blocks)])
+        self.body = nn.ModuleList(ResBlock(c, 0.5) for _ in range(cfg.blocks))
         self.tail = nn.Conv2d(c, c, 3, padding=1)
         self.down = nn.ModuleList()
+        self.coarse = nn.ModuleList()
         for _ in range(cfg.levels - 1):
-            self.down.append(nn.Sequential(
-                nn.Conv2d(c, c, 3, stride=2, padding=1), nn.ReLU(),
-                *[ResBlock(c, 0.5) for _ in range(cfg.coarse_blocks)],
-            ))
+            self.down.append(nn.Sequential(nn.Conv2d(c, c, 3, stride=2, padding=1), nn.ReLU()))
+            self.coarse.append(nn.ModuleList(ResBlock(c, 0.5) for _ in range(cfg.coarse_blocks)))
+        n_blocks = cfg.blocks + (cfg.levels - 1) * cfg.coarse_blocks
+        self.modulation = Modulation(cond_dims, c, n_blocks) if cfg.tunable else None
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> list[torch.Tensor]:
+        films = iter(self.modulation(cond) if self.modulation is not None else [])
         h = self.head(x - 0.5)
-        maps = [h + self.tail(self.body(h))]
-        for level in self.down:
-            maps.append(level(maps[-1]))
+        t = h
+        for block in self.body:
+            t = block(t, next(films, None))
+        maps = [h + self.tail(t)]
+        for down, blocks in zip(self.down, self.coarse):
+            t = down(maps[-1])
+            for block in blocks:
+                t = block(t, next(films, None))
+            maps.append(t)
         return maps
 
 

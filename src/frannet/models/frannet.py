@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .decoder import CoordinateDecoder, scale_condition
+from .decoder import CoordinateDecoder, condition, condition_dims
 from .encoder import Encoder, GlobalEncoder
 from .sampling import sample_bicubic
 
@@ -31,17 +31,19 @@ class FranNet(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = Encoder(cfg)
+        self.encoder = Encoder(cfg, condition_dims(cfg))
         self.global_encoder = GlobalEncoder(cfg)
         self.decoder = CoordinateDecoder(cfg)
 
-    def encode(self, lr: torch.Tensor, scale: torch.Tensor, latent: torch.Tensor | None = None) -> Encoding:
-        """``scale`` is (B, 2) output/input size per axis (sx, sy); ``latent`` overrides the
+    def encode(self, lr: torch.Tensor, degradation: torch.Tensor, latent: torch.Tensor | None = None) -> Encoding:
+        """``degradation`` is (B, 2) output/input size per axis (sx, sy), or (B, 4) with the
+        input's noise sigma (0-255 scale) and a gray flag added; ``latent`` overrides the
         global latent (tiling passes the whole image's)."""
-        maps = self.encoder(lr)
+        cond = condition(degradation, self.cfg)
+        maps = self.encoder(lr, cond)
         if latent is None:
             latent = self.global_encoder(lr)
-        projected, bias = self.decoder.prepare(maps, latent, scale_condition(scale, self.cfg.max_scale))
+        projected, bias = self.decoder.prepare(maps, latent, cond)
         return Encoding(lr=lr.permute(0, 2, 3, 1).contiguous(), projected=projected, bias=bias)
 
     def query(self, enc: Encoding, points: torch.Tensor) -> torch.Tensor:
@@ -55,5 +57,5 @@ class FranNet(nn.Module):
         pos = pos.double()
         return sample_bicubic(enc.lr, pos - 0.5) + self.decoder(enc.projected, enc.bias, pos)
 
-    def forward(self, lr: torch.Tensor, scale: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        return self.query(self.encode(lr, scale), points)
+    def forward(self, lr: torch.Tensor, degradation: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        return self.query(self.encode(lr, degradation), points)

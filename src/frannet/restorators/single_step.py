@@ -11,15 +11,17 @@ DEFAULT_CHUNK = 1 << 16  # output pixels decoded at once
 
 
 @torch.no_grad()
-def render(model: FranNet, lr: torch.Tensor, size: tuple[int, int], chunk: int = DEFAULT_CHUNK) -> torch.Tensor:
+def render(model: FranNet, lr: torch.Tensor, size: tuple[int, int], chunk: int = DEFAULT_CHUNK,
+           noise: float = 0.0, gray: bool = False) -> torch.Tensor:
     """Restore (3, h, w) ``lr`` to (3, H, W) for ``size`` = (H, W) in one piece; any H, W >= 1.
 
-    The reference that ``tiling.render_tiled`` (what the API and CLI run) must equal.
+    ``noise`` is the input's noise sigma (0-255 scale) and ``gray`` says the input is gray and
+    the output should be colour (tunable models). The reference that ``tiling.render_tiled`` (what the API and CLI run) must equal.
     """
     out_h, out_w = size
     lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
     h, w = lr.shape[-2:]
-    scale = torch.tensor([[out_w / w, out_h / h]], dtype=lr.dtype, device=lr.device)
+    scale = torch.tensor([[out_w / w, out_h / h, noise, float(gray)]], dtype=lr.dtype, device=lr.device)
     enc = model.encode(lr, scale)
     out = torch.empty(3, out_h, out_w, dtype=lr.dtype, device=lr.device)
     rows = max(1, chunk // out_w)

@@ -1,0 +1,110 @@
+"""Restore one picture: upscale, denoise, colorize, or all at once, with the right model for each.
+
+Which model runs:
+  * colorize (with or without noise and upscaling): the colour model, FranNet's combined task
+    in one pass; the gray input is the picture's luma;
+  * noisy colour or gray input: the denoising model at the input size, then, if a larger
+    output is asked for, the super-resolution model on the clean result;
+  * clean input: the super-resolution model.
+The noise level is the user's dial (sigma on the 0-255 scale) or, when not given, estimated
+from the picture (``noise_estimate``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoint import load_model
+from .consistency import BicubicDown, Compose, Gray
+from .degradations import LUMA, to_gray
+from .io import Picture
+from .models import FranNet
+from .noise_estimate import estimate_noise
+from .tiling import DEFAULT_TILE, render_tiled
+
+WEIGHTS = Path(__file__).parent / "weights"
+BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
+           "denoise": WEIGHTS / "frannet-denoise.safetensors",
+           "colorize": WEIGHTS / "frannet-color.safetensors"}
+CLEAN = 0.5  # estimated sigmas below this (0-255 scale) are treated as a clean input
+
+
+@dataclass
+class Models:
+    """The model per stage, loaded on first use: a path, a loaded FranNet, or None (bundled)."""
+
+    upscale: FranNet | str | Path | None = None
+    denoise: FranNet | str | Path | None = None
+    colorize: FranNet | str | Path | None = None
+    _loaded: dict = field(default_factory=dict, repr=False)
+
+    def get(self, stage: str) -> FranNet:
+        if stage not in self._loaded:
+            given = getattr(self, stage)
+            self._loaded[stage] = given if isinstance(given, FranNet) else load_model(given or BUNDLED[stage])
+        return self._loaded[stage]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to do to one picture."""
+
+    width: int
+    height: int
+    noise: float | None = 0.0     # input noise sigma (0-255); None: estimate it from the picture
+    colorize: bool = False
+    consistency: bool = False     # the output agrees exactly with the input under the degradation
+    tile: int = DEFAULT_TILE
+
+
+def _is_gray(rgb: torch.Tensor) -> bool:
+    return bool(torch.equal(rgb[0], rgb[1]) and torch.equal(rgb[1], rgb[2]))
+
+
+def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, tile: int, progress) -> torch.Tensor:
+    """The denoised (3, H, W) image; a gray photo stays exactly gray."""
+    out = render_tiled(model, rgb, tuple(rgb.shape[-2:]), tile=tile, progress=progress, noise=sigma)
+    if _is_gray(rgb):
+        out = out.mean(dim=0, keepdim=True).expand(3, -1, -1).contiguous()
+    return out.clamp(0.0, 1.0)
+
+
+def restore_picture(picture: Picture, job: Job, models: Models | None = None, progress=None) -> Picture:
+    """The restored picture at job.width x job.height; alpha is resized on its own (bicubic).
+
+    ``progress`` (optional) is called with the number of output pixels finished by the last stage.
+    """
+    models = models or Models()
+    lr = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
+    size = (job.height, job.width)
+    sigma = estimate_noise(lr) if job.noise is None else float(job.noise)
+    sigma = 0.0 if job.noise is None and sigma < CLEAN else sigma
+    if job.colorize:
+        gray = to_gray(lr)
+        rgb = render_tiled(models.get("colorize"), gray, size, tile=job.tile, progress=progress, noise=sigma, gray=True)
+        if sigma == 0:  # the luma is observed exactly: keep it (range-null-space projection)
+            luma = Gray(LUMA)
+            op = luma if size == tuple(lr.shape[-2:]) else Compose(luma, BicubicDown(size, tuple(lr.shape[-2:])))
+            rgb = op.project_valid(rgb, luma(gray))
+    else:
+        same_size = size == tuple(lr.shape[-2:])
+        if sigma > 0:
+            lr = _denoise(models.get("denoise"), lr, sigma, job.tile, progress if same_size else None)
+        if sigma > 0 and same_size:
+            rgb = lr
+        else:
+            rgb = render_tiled(models.get("upscale"), lr, size, tile=job.tile, progress=progress)
+            if job.consistency:
+                rgb = BicubicDown(size, tuple(lr.shape[-2:])).project_valid(rgb, lr)
+    rgb = rgb.clamp(0.0, 1.0).permute(1, 2, 0).numpy()
+    alpha = None
+    if picture.alpha is not None:
+        resized = Image.fromarray(picture.alpha.astype(np.float32), mode="F").resize((job.width, job.height),
+                                                                                      Image.BICUBIC)
+        alpha = np.clip(np.asarray(resized), 0.0, 1.0)
+    return Picture(rgb=rgb, alpha=alpha, bits=picture.bits, info=dict(picture.info))

@@ -1,0 +1,130 @@
+"""Denoise, colorize and both at once through the CLI and the API, plus estimate-noise and interpolate."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from tiny import tiny_model
+
+import frannet
+from frannet import save_model
+from frannet.cli import main
+
+
+def _run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+@pytest.fixture
+def noisy_photo(tmp_path, photo):
+    rgb = np.asarray(Image.open(photo), dtype=np.float64)
+    noisy = rgb + np.random.default_rng(0).normal(0, 20, rgb.shape)
+    path = tmp_path / "noisy.png"
+    Image.fromarray(np.clip(np.round(noisy), 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def gray_photo(tmp_path, photo):
+    path = tmp_path / "gray.png"
+    Image.open(photo).convert("L").save(path)
+    return path
+
+
+@pytest.mark.parametrize("noise", ["25", "auto", "0.5"])
+def test_denoise_keeps_the_size_and_changes_the_pixels(capsys, tmp_path, noisy_photo, tunable_path, noise):
+    out = tmp_path / "clean.png"
+    code, _, err = _run(capsys, "denoise", noisy_photo, "-o", out, "--noise", noise, "--model", tunable_path)
+    assert code == 0, err
+    before, after = np.asarray(Image.open(noisy_photo)), np.asarray(Image.open(out))
+    assert after.shape == before.shape and np.abs(after.astype(int) - before).max() > 0
+
+
+def test_a_gray_photo_stays_gray(capsys, tmp_path, gray_photo, tunable_path):
+    out = tmp_path / "clean.png"
+    assert _run(capsys, "denoise", gray_photo, "-o", out, "--noise", "30", "--model", tunable_path)[0] == 0
+    result = np.asarray(Image.open(out).convert("RGB"))
+    assert result.shape[:2] == np.asarray(Image.open(gray_photo)).shape
+    assert (result == result[..., :1]).all()  # no colour appears
+
+
+def test_colorize_keeps_the_luma(capsys, tmp_path, gray_photo, tunable_path):
+    out = tmp_path / "colour.png"
+    code, _, err = _run(capsys, "colorize", gray_photo, "-o", out, "--model", tunable_path)
+    assert code == 0, err
+    rgb = np.asarray(Image.open(out))
+    assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.std(axis=2).max() > 0  # colour, not gray
+    gray = np.asarray(Image.open(gray_photo), dtype=np.float64)
+    assert np.abs(_luma(rgb) - gray).max() <= 1.0  # within 1/255 (the output is rounded to 8 bits)
+
+
+def test_all_at_once_small_noisy_gray_to_large_colour(capsys, tmp_path, gray_photo, tunable_path):
+    out = tmp_path / "all.png"
+    code, _, err = _run(capsys, "restore", gray_photo, "-o", out, "--colorize", "--noise", "20", "--scale", "2",
+                        "--model", tunable_path)
+    assert code == 0, err
+    w, h = Image.open(gray_photo).size
+    assert Image.open(out).size == (2 * w, 2 * h) and Image.open(out).mode == "RGB"
+
+
+def test_denoise_then_upscale(capsys, tmp_path, noisy_photo, tunable_path):
+    out = tmp_path / "big.png"
+    code, _, err = _run(capsys, "restore", noisy_photo, "-o", out, "--noise", "20", "--scale", "1.5",
+                        "--model", tunable_path)
+    assert code == 0, err
+    w, h = Image.open(noisy_photo).size
+    assert Image.open(out).size == (round(1.5 * w), round(1.5 * h))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--noise", "-3"], "between 0 and 255"), (["--noise", "loud"], "sigma"), (["--noise", "nan"], "between"),
+])
+def test_bad_noise_values(capsys, tmp_path, noisy_photo, tunable_path, args, message):
+    code, _, err = _run(capsys, "denoise", noisy_photo, "-o", tmp_path / "o.png", "--model", tunable_path, *args)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_an_upscaling_model_cannot_denoise(capsys, tmp_path, noisy_photo, model_path):
+    code, _, err = _run(capsys, "denoise", noisy_photo, "-o", tmp_path / "o.png", "--noise", "25", "--model", model_path)
+    assert code == 2 and "only upscales" in err
+
+
+def test_estimate_noise_command(capsys, tmp_path, noisy_photo):
+    code, out, _ = _run(capsys, "estimate-noise", noisy_photo)
+    assert code == 0
+    sigma = float(out.split("sigma")[1])
+    assert 16 < sigma < 26  # 20 added; the photo's own texture adds a little
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    code, out, err = _run(capsys, "estimate-noise", noisy_photo, bad)
+    assert code == 1 and "sigma" in out and "bad.png" in err
+
+
+def test_interpolate_command(capsys, tmp_path):
+    a, b, c = (tmp_path / f"{n}.safetensors" for n in "abc")
+    save_model(a, tiny_model(seed=1, tunable=True))
+    save_model(b, tiny_model(seed=2, tunable=True))
+    assert _run(capsys, "interpolate", a, b, "--alpha", "0.3", "-o", c)[0] == 0
+    assert frannet.load_model(c).cfg.tunable
+    save_model(b, tiny_model(seed=2))
+    code, _, err = _run(capsys, "interpolate", a, b, "--alpha", "0.3", "-o", c)
+    assert code == 2 and "architectures differ" in err
+
+
+def test_api_tasks_keep_types(tunable_path):
+    rng = np.random.default_rng(0)
+    arr = (rng.random((20, 24, 3)) * 255).astype(np.uint8)
+    out = frannet.denoise(arr, noise=25, model=tunable_path)
+    assert out.shape == arr.shape and out.dtype == np.uint8
+    gray = arr[..., 0]
+    colour = frannet.colorize(gray, model=tunable_path)
+    assert colour.shape == (20, 24, 3) and colour.dtype == np.uint8
+    big = frannet.colorize(Image.fromarray(gray), scale=2, model=tunable_path)
+    assert big.mode == "RGB" and big.size == (48, 40)
+    with pytest.raises(ValueError, match="noise"):
+        frannet.denoise(arr, noise=-1, model=tunable_path)

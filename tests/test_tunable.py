@@ -1,0 +1,92 @@
+"""Denoising and colorization plumbing: noisy/gray training samples, the condition, DNI."""
+
+import dataclasses
+
+import pytest
+import torch
+from tiny import tiny_model
+
+from frannet import save_model
+from frannet.checkpoint import CheckpointError, interpolate_models, load_model
+from frannet.config import DataConfig
+from frannet.data import load_images, sample_batch
+from frannet.restorators import render
+
+
+def test_noisy_gray_photo_samples(image_folder):
+    cfg = DataConfig(train=(str(image_folder / "train"),), patch=16, min_scale=1.0, max_scale=1.0,
+                     target_points=256, noise=(25.0, 25.0), gray_photos=1.0)
+    batch = sample_batch(load_images(cfg.train), cfg, 0, 0, range(4))
+    assert (batch.degradation == torch.tensor([1.0, 1.0, 25.0, 0.0])).all()
+    cols, rows = (batch.points[..., 0] * 16).long(), (batch.points[..., 1] * 16).long()
+    noise = torch.stack([batch.lr[i][:, rows[i], cols[i]] - batch.target[i].T for i in range(4)])
+    assert noise.std().item() == pytest.approx(25 / 255, rel=0.15)
+    assert torch.allclose(batch.target[..., 0], batch.target[..., 1])  # gray targets
+    assert torch.equal(noise[:, 0], noise[:, 1]) and torch.equal(noise[:, 1], noise[:, 2])  # one plane: a gray photo
+
+
+def test_colorize_samples_have_gray_inputs_and_colour_targets(image_folder):
+    cfg = DataConfig(train=(str(image_folder / "train"),), patch=16, max_scale=2.0, target_points=64, gray_input=1.0)
+    batch = sample_batch(load_images(cfg.train), cfg, 0, 0, range(4))
+    assert (batch.degradation[:, 3] == 1).all() and (batch.degradation[:, 2] == 0).all()
+    assert torch.equal(batch.lr[:, 0], batch.lr[:, 1]) and torch.equal(batch.lr[:, 1], batch.lr[:, 2])
+    assert (batch.target[..., 0] - batch.target[..., 1]).abs().max() > 0.05  # the targets are in colour
+
+
+def test_a_plain_model_refuses_noise_and_gray(model):
+    lr = torch.rand(1, 3, 12, 12)
+    with pytest.raises(ValueError, match="only upscales"):
+        model.encode(lr, torch.tensor([[2.0, 2.0, 25.0, 0.0]]))
+    with pytest.raises(ValueError, match="only upscales"):
+        model.encode(lr, torch.tensor([[2.0, 2.0, 0.0, 1.0]]))
+    model.encode(lr, torch.tensor([[2.0, 2.0, 0.0, 0.0]]))  # the clean colour condition is fine
+
+
+def test_the_noise_level_and_gray_flag_reach_a_tunable_model():
+    net = tiny_model(tunable=True)
+    lr = torch.rand(3, 20, 20)
+    outs = [render(net, lr, (20, 20), noise=s) for s in (0.0, 25.0, 50.0)] + [render(net, lr, (20, 20), gray=True)]
+    for i in range(len(outs)):
+        for j in range(i + 1, len(outs)):
+            assert (outs[i] - outs[j]).abs().max() > 1e-4
+
+
+def test_modulation_starts_as_the_identity():
+    """A fresh tunable model ignores the level until trained (zero-initialised modulation)."""
+    net = tiny_model(tunable=True, randomize_head=True)
+    torch.nn.init.zeros_(net.encoder.modulation.net[-1].weight)
+    torch.nn.init.zeros_(net.encoder.modulation.net[-1].bias)
+    lr = torch.rand(3, 16, 16)
+    a, b = net.encoder(lr[None], torch.zeros(1, 6)), net.encoder(lr[None], torch.ones(1, 6))
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_dni_endpoints_are_exact_and_the_middle_blends(tmp_path):
+    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    save_model(a, tiny_model(seed=1, tunable=True))
+    save_model(b, tiny_model(seed=2, tunable=True))
+    sa, sb = load_model(a).state_dict(), load_model(b).state_dict()
+    for alpha, expected in ((0.0, sa), (1.0, sb)):
+        blended = interpolate_models(a, b, alpha).state_dict()
+        assert all(torch.equal(blended[k], expected[k]) for k in sa)
+    mid = interpolate_models(a, b, 0.3).state_dict()
+    key = "encoder.head.weight"
+    torch.testing.assert_close(mid[key], 0.7 * sa[key] + 0.3 * sb[key])
+
+
+def test_dni_refuses_incompatible_models_and_bad_alphas(tmp_path):
+    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    save_model(a, tiny_model(tunable=True))
+    save_model(b, tiny_model())
+    with pytest.raises(CheckpointError, match="architectures differ in tunable"):
+        interpolate_models(a, b, 0.5)
+    with pytest.raises(ValueError, match="alpha"):
+        interpolate_models(a, a, 1.5)
+
+
+def test_config_validates_the_new_keys():
+    with pytest.raises(ValueError, match="noise"):
+        DataConfig(noise=(30.0, 10.0))
+    with pytest.raises(ValueError, match="gray_input"):
+        DataConfig(gray_input=2.0)
+    assert dataclasses.replace(DataConfig(), noise=(0.0, 75.0)).noise == (0.0, 75.0)
