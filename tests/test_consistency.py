@@ -86,3 +86,14 @@ def test_project_valid_stays_in_range_and_nearly_consistent():
     out = op.project_valid(guess, y)
     assert out.min() >= 0 and out.max() <= 1
     assert (op(out) - y).abs().max() < 0.25 * (op(clipped_once) - y).abs().max()
+
+
+def test_gray_projection_is_exact_and_in_range_in_one_step():
+    luma = Gray(LUMA)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 24, 24, generator=g) * 1.6 - 0.3  # far out of range
+    y = luma(torch.rand(2, 3, 24, 24, generator=g))
+    p = luma.project_valid(x, y)
+    assert (luma(p) - y).abs().max() <= 1e-6 and p.min() >= 0 and p.max() <= 1
+    inside = torch.rand(2, 3, 24, 24, generator=g) * 0.2 + 0.4
+    torch.testing.assert_close(luma.project_valid(inside, luma(inside)), inside)  # nothing to change

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 from .checkpoint import CheckpointError
 from .config import ConfigError
 from .io import IMAGE_SUFFIXES, ImageReadError
+from .parsing import parse_noise, parse_scale, parse_size
 
 
 LARGE_OUTPUT = 4_000_000  # outputs with more pixels than this get a progress bar of their own
@@ -29,41 +29,6 @@ LARGE_OUTPUT = 4_000_000  # outputs with more pixels than this get a progress ba
 
 class UsageError(ValueError):
     """A bad command-line argument."""
-
-
-def parse_scale(text: str) -> float | tuple[float, float]:
-    """'3.5' or 'SX,SY' (different factors per axis)."""
-    try:
-        parts = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise UsageError(f"--scale expects a number or SX,SY, got {text!r}") from None
-    if len(parts) not in (1, 2) or not all(math.isfinite(v) and v > 0 for v in parts):
-        raise UsageError(f"--scale must be one or two finite numbers > 0, got {text!r}")
-    return parts[0] if len(parts) == 1 else (parts[0], parts[1])
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'WxH' in pixels."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--size expects WIDTHxHEIGHT, e.g. 1920x1080, got {text!r}") from None
-    if w < 1 or h < 1:
-        raise UsageError(f"--size must be positive, got {text!r}")
-    return w, h
-
-
-def parse_noise(text: str | None) -> float | None:
-    """'auto' (estimate from each image: None) or a sigma on the 0-255 scale."""
-    if text is None or text == "auto":
-        return None
-    try:
-        sigma = float(text)
-    except ValueError:
-        raise UsageError(f"--noise expects a sigma (0-255 scale) or 'auto', got {text!r}") from None
-    if not (math.isfinite(sigma) and 0 <= sigma <= 255):
-        raise UsageError(f"--noise must be between 0 and 255 (sigma on the 0-255 scale), got {text!r}")
-    return sigma
 
 
 def _restore_jobs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
@@ -215,8 +180,25 @@ def _bench(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    from .serve import missing_packages
+
+    missing = missing_packages()
+    if missing:
+        raise UsageError(f"the web page needs {', '.join(missing)}: pip install 'frannet[serve]'")
+    from .serve.app import run
+
+    if args.host not in ("127.0.0.1", "localhost"):
+        print(f"frannet serve: listening on {args.host}: anyone who can reach it can use the page (no login)",
+              file=sys.stderr)
+    run(args.host, args.port, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
+        workers=args.workers, max_queue=args.max_queue)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .api import DEFAULT_MAX_OUTPUT_PIXELS
+    from .serve import DEFAULT_MAX_PIXELS as SERVE_MAX_PIXELS
     from .tiling import DEFAULT_TILE
 
     parser = argparse.ArgumentParser(prog="frannet", description="Image restoration at any output resolution.")
@@ -292,6 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-rrdb", action="store_true", help="time frannet only")
     p.add_argument("--json", help="also write the results here")
     p.set_defaults(func=_bench)
+
+    p = sub.add_parser("serve", help="a local web page: upload, restore, compare before/after, download")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this computer only)")
+    p.add_argument("--port", type=int, default=8000, help="default 8000")
+    p.add_argument("--max-upload-mb", type=float, default=50, help="largest upload in MB (default 50)")
+    p.add_argument("--max-pixels", type=int, default=SERVE_MAX_PIXELS,
+                   help=f"largest input or output in pixels (default {SERVE_MAX_PIXELS:_})")
+    p.add_argument("--workers", type=int, default=1, help="jobs restored at the same time (default 1)")
+    p.add_argument("--max-queue", type=int, default=8, help="jobs that may wait for a worker (default 8)")
+    p.set_defaults(func=_serve)
     return parser
 
 

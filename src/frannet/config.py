@@ -126,6 +126,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     ema: float = 0.999
     grad_clip: float = 1.0
+    loss: str = "l1"                  # "l1", or "l2" (the conditional mean: best PSNR where answers are ambiguous)
     val_every: int = 500
     ckpt_every: int = 250
     keep: int = 3                     # checkpoints kept on disk
@@ -138,6 +139,7 @@ class TrainConfig:
         _check(self.micro_batch >= 0, "micro_batch must be >= 0")
         _check(self.lr > 0 and 0 <= self.min_lr <= self.lr, "need 0 <= min_lr <= lr, lr > 0")
         _check(0.0 <= self.ema < 1.0, "ema must be in [0, 1)")
+        _check(self.loss in ("l1", "l2"), "loss must be 'l1' or 'l2'")
         _check(self.val_every >= 1 and self.ckpt_every >= 1 and self.keep >= 1, "val_every, ckpt_every, keep must be >= 1")
 
     @classmethod

@@ -72,6 +72,17 @@ class Gray(Operator):
         w = self._w(y)
         return y * w / (w * w).sum()
 
+    def project_valid(self, x, y, iterations: int = 0):
+        """Exact and in [0, 1], in one step: the projection p, with each pixel that leaves
+        [0, 1] pulled toward the gray pixel g = y / sum(w) of the same luma, g + t (p - g) with
+        the largest t <= 1 that fits. Every point on that segment has luma y (for y in [0, 1])."""
+        p = self.project(x, y)
+        g = (y / sum(self.weights)).expand_as(p)
+        d = p - g
+        room = torch.where(d > 0, (1 - g) / d, torch.where(d < 0, -g / d, torch.ones_like(d)))
+        t = room.amin(dim=-3, keepdim=True).clamp(0.0, 1.0)
+        return (g + t * d).clamp(0.0, 1.0)
+
 
 @dataclass(frozen=True)
 class Mask(Operator):

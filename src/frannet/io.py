@@ -29,6 +29,7 @@ class Picture:
     alpha: np.ndarray | None = None     # (H, W) float32 in [0, 1], or None
     bits: int = 8                       # bit depth of the source (8 or 16)
     info: dict = field(default_factory=dict)  # icc_profile / exif carried to the output
+    gray: bool = False                  # a gray source: written back as a gray file
 
     @property
     def size(self) -> tuple[int, int]:
@@ -57,7 +58,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pictur
             raise
         raise ImageReadError(f"{path}: corrupt or truncated image ({exc})") from None
     info = {k: img.info[k] for k in ("icc_profile", "exif") if img.info.get(k)}
-    return Picture(*_to_float(img), info=info)
+    gray = img.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L")
+    return Picture(*_to_float(img), info=info, gray=gray)
 
 
 def _to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
@@ -72,24 +74,25 @@ def _to_float(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int]:
     return rgb, alpha, 8
 
 
-def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
-    """Float (H, W, 3) in [0, 1] (and optional alpha) to an 8-bit PIL image."""
-    arr = np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
+def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, gray: bool = False) -> Image.Image:
+    """Float (H, W, 3) in [0, 1] (and optional alpha) to an 8-bit PIL image; ``gray`` keeps
+    one channel (their mean)."""
+    arr = np.round(np.clip(rgb.mean(axis=2) if gray else rgb, 0.0, 1.0) * 255.0).astype(np.uint8)
     if alpha is not None:
         a = np.round(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
-        return Image.fromarray(np.dstack([arr, a]), "RGBA")
-    return Image.fromarray(arr, "RGB")
+        return Image.fromarray(np.dstack([arr, a]), "LA" if gray else "RGBA")
+    return Image.fromarray(arr, "L" if gray else "RGB")
 
 
 def write_image(path: str | Path, picture: Picture) -> None:
     """Write atomically (see ``atomic_write``)."""
     path = Path(path)
-    img = to_pil(picture.rgb, picture.alpha)
+    img = to_pil(picture.rgb, picture.alpha, picture.gray)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path}: unknown image format {path.suffix!r}")
-    if fmt == "JPEG" and img.mode == "RGBA":
-        img = img.convert("RGB")
+    if fmt == "JPEG" and img.mode in ("RGBA", "LA"):
+        img = img.convert(img.mode[0] if img.mode == "LA" else "RGB")
     extra = {k: v for k, v in picture.info.items() if fmt in ("PNG", "JPEG", "TIFF", "WEBP")}
     with atomic_write(path) as tmp:
         img.save(tmp, format=fmt, **extra)

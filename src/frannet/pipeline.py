@@ -107,4 +107,5 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
         resized = Image.fromarray(picture.alpha.astype(np.float32), mode="F").resize((job.width, job.height),
                                                                                       Image.BICUBIC)
         alpha = np.clip(np.asarray(resized), 0.0, 1.0)
-    return Picture(rgb=rgb, alpha=alpha, bits=picture.bits, info=dict(picture.info))
+    return Picture(rgb=rgb, alpha=alpha, bits=picture.bits, info=dict(picture.info),
+                   gray=picture.gray and not job.colorize)

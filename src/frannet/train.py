@@ -143,7 +143,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
             batch = sample_batch(images, cfg.data, cfg.seed, step, part).to(dist.device)
             with dist.no_sync(net, skip=i < len(micro) - 1):  # all-reduce once, after the last part
                 pred = net(batch.lr, batch.degradation, batch.points)
-                loss = (pred - batch.target).abs().mean() * (len(part) / share)
+                error = pred - batch.target
+                loss = (error.abs() if cfg.loss == "l1" else error.square()).mean() * (len(part) / share)
                 loss.backward()
             loss_sum += loss.item()
         if cfg.grad_clip > 0:

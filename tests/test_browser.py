@@ -1,0 +1,102 @@
+"""The page in a real browser: Playwright driving Debian's chromium against `frannet serve`'s app.
+
+Set FRANNET_SCREENSHOT=docs/serve.png to also save a screenshot (made with the bundled model).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from PIL import Image
+from playwright.sync_api import sync_playwright
+
+from frannet.api import SAMPLE_IMAGE
+from frannet.pipeline import Models
+from frannet.serve.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package: `apt-get install chromium`
+SCREENSHOT = os.environ.get("FRANNET_SCREENSHOT")
+
+
+@pytest.fixture
+def server(model_path):
+    """The app on a free loopback port, in a thread."""
+    models = Models() if SCREENSHOT else Models(upscale=model_path)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(models=models), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture
+def page():
+    assert CHROMIUM.exists(), f"no {CHROMIUM}: apt-get install chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        yield browser.new_page(viewport={"width": 1280, "height": 820}, accept_downloads=True)
+        browser.close()
+
+
+def test_upscale_compare_and_download(server, page, tmp_path):
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(server)
+    page.locator("#file").set_input_files(str(SAMPLE_IMAGE))
+    page.select_option("#task", "upscale")
+    page.fill("#scale", "2")
+    page.click("#run")
+    page.wait_for_selector("#viewer:not([hidden])", timeout=60_000)
+
+    width, height = Image.open(SAMPLE_IMAGE).size
+    natural = page.eval_on_selector("#after", "img => [img.naturalWidth, img.naturalHeight]")
+    assert natural == [2 * width, 2 * height]
+    assert page.eval_on_selector("#before", "img => img.naturalWidth") == width
+    assert page.locator("#error").is_hidden()
+    assert page.locator("#before").bounding_box() == page.locator("#after").bounding_box()  # aligned
+
+    divider = page.locator("#divider")
+    before = divider.get_attribute("style"), page.eval_on_selector("#after", "img => img.style.clipPath")
+    box = divider.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] - 150, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    after = divider.get_attribute("style"), page.eval_on_selector("#after", "img => img.style.clipPath")
+    assert after[0] != before[0] and after[1] != before[1]
+    assert divider.bounding_box()["x"] < box["x"] - 100
+
+    if SCREENSHOT:
+        page.screenshot(path=SCREENSHOT)
+    with page.expect_download() as download:
+        page.click("#download")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == f"{SAMPLE_IMAGE.stem}-upscale-{2 * width}x{2 * height}.png"
+    assert Image.open(saved).size == (2 * width, 2 * height)
+    assert problems == []
+
+
+def test_bad_scale_shows_an_error(server, page):
+    page.goto(server)
+    page.locator("#file").set_input_files(str(SAMPLE_IMAGE))
+    page.fill("#scale", "zero")
+    page.click("#run")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "scale expects a number" in page.inner_text("#error")
+    assert page.locator("#viewer").is_hidden()
