@@ -81,6 +81,6 @@ def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
                 pos = pts * pts.new_tensor([w, h]) - pts.new_tensor([left, top])  # input pixels, tile frame
                 values = model.query_pixels(enc, pos[None])[0]
                 out[:, a - y0:b - y0, q0 - x0:q1 - x0] = values.T.reshape(3, b - a, q1 - q0)
-            if progress is not None:
-                progress((r1 - r0) * (q1 - q0))
+                if progress is not None:
+                    progress((b - a) * (q1 - q0))
     return out
