@@ -16,6 +16,7 @@ from PIL import Image
 from .checkpoint import load_model
 from .io import Picture
 from .models import FranNet
+from .parsing import MAX_NOISE
 from .pipeline import BUNDLED, Job, Models, restore_picture
 
 PACKAGE_DIR = Path(__file__).parent
@@ -131,8 +132,8 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
 def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None):
     """Remove Gaussian noise of std ``noise`` (0-255 scale; the dial, 0 to 75) from a PIL image
     or numpy array; by default the level is estimated from the image."""
-    if noise is not None and not (0 <= noise <= 255):
-        raise ValueError(f"noise must be a sigma between 0 and 255 (0-255 scale), got {noise!r}")
+    if noise is not None and not (0 <= noise <= MAX_NOISE):
+        raise ValueError(f"noise must be a sigma between 0 and {MAX_NOISE:g} (0-255 scale), got {noise!r}")
     return restore(image, noise=noise, models=Models(denoise=model))
 
 

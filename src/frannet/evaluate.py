@@ -51,7 +51,7 @@ def pillow_upscale(lr: torch.Tensor, size: tuple[int, int], method) -> torch.Ten
 METHODS = ("model", "model+consistency", "bicubic", "lanczos")
 
 
-def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, methods=METHODS, progress=None) -> dict:
+def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, progress=None) -> dict:
     """PSNR-Y/SSIM-Y per image, scale and method (frannet, frannet with consistency, bicubic,
     Lanczos), plus means over the images.
 
@@ -68,19 +68,18 @@ def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, met
             lr = degrade(hr, s)
             size = tuple(hr.shape[-2:])
             sr = render(model, lr.to(device), size).cpu()
-            make = {"model": lambda: sr.clamp(0, 1),
-                    "model+consistency": lambda: BicubicDown(size, tuple(lr.shape[-2:])).project_valid(sr, lr),
-                    "bicubic": lambda: pillow_upscale(lr, size, Image.BICUBIC),
-                    "lanczos": lambda: pillow_upscale(lr, size, Image.LANCZOS)}
-            outputs = {m: make[m]() for m in methods}
+            outputs = {"model": sr.clamp(0, 1),
+                       "model+consistency": BicubicDown(size, tuple(lr.shape[-2:])).project_valid(sr, lr),
+                       "bicubic": pillow_upscale(lr, size, Image.BICUBIC),
+                       "lanczos": pillow_upscale(lr, size, Image.LANCZOS)}
             border = math.ceil(s)
             per_image[name][str(s)] = {m: {"psnr": psnr_y(outputs[m], hr, border), "ssim": ssim_y(outputs[m], hr, border)}
-                                       for m in methods}
+                                       for m in METHODS}
             if progress is not None:
                 progress(1)
     model.train(was_training)
     mean = {str(s): {m: {k: sum(per_image[n][str(s)][m][k] for n in images) / len(images) for k in ("psnr", "ssim")}
-                     for m in methods} for s in scales}
+                     for m in METHODS} for s in scales}
     return {"per_image": per_image, "mean": mean}
 
 

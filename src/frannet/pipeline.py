@@ -25,6 +25,7 @@ from .degradations import LUMA, to_gray
 from .io import Picture
 from .models import FranNet
 from .noise_estimate import estimate_noise
+from .parsing import MAX_NOISE
 from .tiling import DEFAULT_TILE, render_tiled
 
 WEIGHTS = Path(__file__).parent / "weights"
@@ -81,18 +82,19 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
     """
     models = models or Models()
     lr = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
-    size = (job.height, job.width)
-    sigma = estimate_noise(lr) if job.noise is None else float(job.noise)
-    sigma = 0.0 if job.noise is None and sigma < CLEAN else sigma
+    size, in_size = (job.height, job.width), tuple(lr.shape[-2:])
+    sigma = float(job.noise) if job.noise is not None else estimate_noise(lr)
+    if job.noise is None:  # an estimate: below CLEAN is no noise, above the trained range is its top
+        sigma = 0.0 if sigma < CLEAN else min(sigma, MAX_NOISE)
     if job.colorize:
         gray = to_gray(lr)
         rgb = render_tiled(models.get("colorize"), gray, size, tile=job.tile, progress=progress, noise=sigma, gray=True)
         if sigma == 0:  # the luma is observed exactly: keep it (range-null-space projection)
             luma = Gray(LUMA)
-            op = luma if size == tuple(lr.shape[-2:]) else Compose(luma, BicubicDown(size, tuple(lr.shape[-2:])))
+            op = luma if size == in_size else Compose(luma, BicubicDown(size, in_size))
             rgb = op.project_valid(rgb, luma(gray))
     else:
-        same_size = size == tuple(lr.shape[-2:])
+        same_size = size == in_size
         if sigma > 0:
             lr = _denoise(models.get("denoise"), lr, sigma, job.tile, progress if same_size else None)
         if sigma > 0 and same_size:
@@ -100,7 +102,7 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
         else:
             rgb = render_tiled(models.get("upscale"), lr, size, tile=job.tile, progress=progress)
             if job.consistency:
-                rgb = BicubicDown(size, tuple(lr.shape[-2:])).project_valid(rgb, lr)
+                rgb = BicubicDown(size, in_size).project_valid(rgb, lr)
     rgb = rgb.clamp(0.0, 1.0).permute(1, 2, 0).numpy()
     alpha = None
     if picture.alpha is not None:
