@@ -7,9 +7,10 @@ from frannet.restorators import render
 from frannet.tiling import receptive_margin, render_tiled
 
 
+@pytest.mark.parametrize("unshuffle", [1, 2])
 @pytest.mark.parametrize("tile", [64, 128, 256])
-def test_tiled_equals_untiled(tile):
-    model = tiny_model()
+def test_tiled_equals_untiled(tile, unshuffle):
+    model = tiny_model(unshuffle=unshuffle)
     lr = torch.rand(3, 301, 173, generator=torch.Generator().manual_seed(0))
     size = (503, 367)  # odd sizes, different factors per axis
     full = render(model, lr, size)
@@ -17,9 +18,10 @@ def test_tiled_equals_untiled(tile):
     assert (full - tiled).abs().max() <= 1e-5
 
 
+@pytest.mark.parametrize("unshuffle", [1, 2])
 @pytest.mark.parametrize("tile", [5, 13])
-def test_tiled_equals_untiled_with_tiny_tiles(tile):
-    model = tiny_model(3)
+def test_tiled_equals_untiled_with_tiny_tiles(tile, unshuffle):
+    model = tiny_model(3, unshuffle=unshuffle)
     lr = torch.rand(3, 23, 31, generator=torch.Generator().manual_seed(1))
     full = render(model, lr, (70, 47))
     assert (full - render_tiled(model, lr, (70, 47), tile=tile)).abs().max() <= 1e-5
@@ -34,9 +36,10 @@ def test_tiled_equals_untiled_for_the_default_architecture():
     assert (full - render_tiled(model, lr, (300, 213), tile=64)).abs().max() <= 1e-5
 
 
-def test_margin_covers_the_receptive_field():
+@pytest.mark.parametrize("unshuffle", [1, 2])
+def test_margin_covers_the_receptive_field(unshuffle):
     """Changing an input pixel further away than the margin leaves the features unchanged."""
-    model = tiny_model()
+    model = tiny_model(unshuffle=unshuffle)
     m = receptive_margin(model.cfg)
     lr = torch.rand(1, 3, 4 * m, 4 * m)
     probe = lr.clone()

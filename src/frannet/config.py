@@ -64,6 +64,7 @@ class ModelConfig:
     max_scale: float = 4.0        # scale condition is clamped here (training range)
     tunable: bool = False         # conditioned on noise level and gray input (denoise / colorize)
     max_noise: float = 75.0       # noise condition is sigma / max_noise (0-255 scale)
+    unshuffle: int = 1            # 2: the trunk runs on 2x2 pixel blocks (FFDNet-style, ~4x cheaper)
 
     def __post_init__(self):
         for name in ("channels", "blocks", "levels", "latent", "hidden", "decoder_layers", "fourier_bands"):
@@ -72,6 +73,8 @@ class ModelConfig:
         _check(self.max_scale >= 1.0, "max_scale must be >= 1")
         _check(isinstance(self.tunable, bool), "tunable must be true or false")
         _check(self.max_noise > 0, "max_noise must be > 0")
+        _check(self.unshuffle in (1, 2), "unshuffle must be 1 or 2")
+        _check(self.unshuffle == 1 or self.levels >= 2, "unshuffle = 2 needs levels >= 2")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":

@@ -25,11 +25,18 @@ DEFAULT_TILE = 512  # input pixels per tile side (about 100 MB per feature map w
 
 def receptive_margin(cfg: ModelConfig) -> int:
     """Input pixels around a tile that the decoder's values inside it depend on."""
-    reach = 2 + 2 * cfg.blocks  # head, the trunk's convolutions and tail, at the input resolution
-    for level in range(1, cfg.levels):
+    reach = 2 + 2 * cfg.blocks  # head, the trunk's convolutions and tail, in trunk pixels
+    if cfg.unshuffle > 1:  # trunk pixels are 2x2 blocks, and a block's pixels share its features
+        reach = 2 * reach + 1
+    for level in range(cfg.unshuffle, cfg.levels):
         reach += (1 << (level - 1)) + 2 * cfg.coarse_blocks * (1 << level)  # stride conv + blocks at level
     reach += 1 << (cfg.levels - 1)  # bilinear sampling of the coarsest map reaches one of its pixels
     return max(reach, 2) + 2  # at least the bicubic base's reach, plus one pixel of rounding
+
+
+def tile_alignment(cfg: ModelConfig) -> int:
+    """Tile origins are multiples of this, so every map's pixel grid lines up with the whole image's."""
+    return max(cfg.unshuffle, 1 << (cfg.levels - 1))
 
 
 def _spans(start: int, stop: int, step: int) -> Iterator[tuple[int, int]]:
@@ -66,7 +73,7 @@ def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
     lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
     scale = lr.new_tensor([[out_w / w, out_h / h, noise, float(gray)]])
     latent = model.global_encoder(lr)
-    margin, align = receptive_margin(model.cfg), 1 << (model.cfg.levels - 1)
+    margin, align = receptive_margin(model.cfg), tile_alignment(model.cfg)
     # Output tiles follow the input tiles: about tile * scale output pixels a side.
     step_x, step_y = max(1, round(tile * out_w / w)), max(1, round(tile * out_h / h))
     out = lr.new_empty(3, y1 - y0, x1 - x0)

@@ -44,33 +44,48 @@ class Modulation(nn.Module):
 
 
 class Encoder(nn.Module):
-    """EDSR-like trunk at the input resolution, then stride-2 levels for wider context.
+    """EDSR-like trunk, then stride-2 levels for wider context.
 
     Returns ``cfg.levels`` maps of ``cfg.channels`` channels at 1, 1/2, 1/4 ... of the input.
-    A tunable model modulates every residual block by the degradation condition.
+    With ``unshuffle = 2`` the trunk reads 2x2 pixel blocks (FFDNet-style) and so runs at half
+    the resolution for a quarter of the cost: it is the 1/2 map itself, and a 1x1 convolution
+    and pixel shuffle give the full-resolution map. A tunable model modulates every residual
+    block by the degradation condition.
     """
 
     def __init__(self, cfg: ModelConfig, cond_dims: int):
         super().__init__()
-        c = cfg.channels
-        self.head = nn.Conv2d(3, c, 3, padding=1)
+        c, u = cfg.channels, cfg.unshuffle
+        self.unshuffle = u
+        self.head = nn.Conv2d(3 * u * u, c, 3, padding=1)
         self.body = nn.ModuleList(ResBlock(c, 0.5) for _ in range(cfg.blocks))
         self.tail = nn.Conv2d(c, c, 3, padding=1)
+        self.expand = nn.Conv2d(c, c * u * u, 1) if u > 1 else None
         self.down = nn.ModuleList()
         self.coarse = nn.ModuleList()
-        for _ in range(cfg.levels - 1):
+        for _ in range(cfg.levels - u):  # the unshuffled trunk already is the 1/2 level
             self.down.append(nn.Sequential(nn.Conv2d(c, c, 3, stride=2, padding=1), nn.ReLU()))
             self.coarse.append(nn.ModuleList(ResBlock(c, 0.5) for _ in range(cfg.coarse_blocks)))
-        n_blocks = cfg.blocks + (cfg.levels - 1) * cfg.coarse_blocks
+        n_blocks = cfg.blocks + len(self.coarse) * cfg.coarse_blocks
         self.modulation = Modulation(cond_dims, c, n_blocks) if cfg.tunable else None
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> list[torch.Tensor]:
         films = iter(self.modulation(cond) if self.modulation is not None else [])
-        h = self.head(x - 0.5)
+        height, width = x.shape[-2:]
+        x = x - 0.5
+        if self.unshuffle > 1:  # odd sizes: repeat the last row/column to whole blocks
+            x = F.pad(x, (0, width % 2, 0, height % 2), mode="replicate")
+            x = F.pixel_unshuffle(x, 2)
+        h = self.head(x)
         t = h
         for block in self.body:
             t = block(t, next(films, None))
-        maps = [h + self.tail(t)]
+        trunk = h + self.tail(t)
+        if self.expand is None:
+            maps = [trunk]
+        else:
+            full = F.pixel_shuffle(self.expand(trunk), 2)[..., :height, :width]
+            maps = [full, trunk]
         for down, blocks in zip(self.down, self.coarse):
             t = down(maps[-1])
             for block in blocks:
