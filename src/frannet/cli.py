@@ -1,6 +1,6 @@
 """The ``frannet`` command: a thin layer over the library.
 
-    frannet restore INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto] [--colorize]
+    frannet restore INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto] [--colorize] [--quality Q]
     frannet denoise INPUT -o OUTPUT [--noise SIGMA|auto]
     frannet colorize INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto]
     frannet estimate-noise IMAGE...
@@ -14,13 +14,15 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from .checkpoint import CheckpointError
 from .config import ConfigError
-from .io import IMAGE_SUFFIXES, ImageReadError
+from .io import DEFAULT_QUALITY, IMAGE_SUFFIXES, ConversionWarning, ImageReadError
 from .parsing import parse_noise, parse_scale, parse_size
 
 
@@ -31,14 +33,36 @@ class UsageError(ValueError):
     """A bad command-line argument."""
 
 
-def _restore_jobs(src: Path, dst: Path) -> list[tuple[Path, Path]]:
-    if src.is_dir():
-        files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def _has_wildcard(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folders of a glob pattern before its first wildcard: outputs mirror paths below it."""
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if _has_wildcard(part))
+    return Path(*parts[:fixed]) if fixed else Path()
+
+
+def _image_files(paths) -> list[Path]:
+    return sorted(p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _restore_jobs(given: str, dst: Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for a file, a folder (recursively) or a glob pattern (``**`` is
+    any depth; quote it so the shell leaves it alone)."""
+    src = Path(given)
+    is_glob = not src.exists() and _has_wildcard(given)
+    if src.is_dir() or is_glob:
+        root = _glob_root(given) if is_glob else src
+        paths = (Path(p) for p in glob.glob(given, recursive=True)) if is_glob else src.rglob("*")
+        files = _image_files(paths)
         if not files:
-            raise UsageError(f"{src}: no images found")
+            raise UsageError(f"{src}: no images {'match' if is_glob else 'found'}")
         if dst.exists() and not dst.is_dir():
-            raise UsageError(f"{dst}: the input is a folder, so the output must be a folder")
-        return [(f, dst / f.relative_to(src)) for f in files]
+            raise UsageError(f"{dst}: the input is {'a pattern' if is_glob else 'a folder'}, so the output "
+                             f"must be a folder")
+        return [(f, dst / f.relative_to(root)) for f in files]
     if not src.exists():
         raise UsageError(f"{src}: no such file or folder")
     return [(src, dst / src.name if dst.is_dir() else dst)]
@@ -60,7 +84,9 @@ def _restore(args) -> int:
     scale = parse_scale(args.scale) if args.scale else None
     size = parse_size(args.size) if args.size else None
     scale = 1.0 if scale is None and size is None else scale
-    jobs = _restore_jobs(Path(args.input), Path(args.output))
+    if not 1 <= args.quality <= 100:
+        raise UsageError(f"--quality must be between 1 and 100, got {args.quality}")
+    jobs = _restore_jobs(args.input, Path(args.output))
     for src, dst in jobs:
         if dst.suffix.lower() not in IMAGE_SUFFIXES:
             raise UsageError(f"{dst}: unsupported output format {dst.suffix!r}")
@@ -78,13 +104,13 @@ def _restore(args) -> int:
     failures = []
     for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
         try:
-            picture = read_image(src)
+            picture = read_image(src, max_pixels=args.max_pixels)  # the output is no smaller than the input
             width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=args.max_pixels)
             with tqdm(total=width * height, desc=src.name, unit="px", unit_scale=True, leave=False,
                       disable=args.quiet or width * height < LARGE_OUTPUT) as pixels:
                 job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
                           tile=args.tile)
-                write_image(dst, restore_picture(picture, job, models, progress=pixels.update))
+                write_image(dst, restore_picture(picture, job, models, progress=pixels.update), quality=args.quality)
         except Exception as exc:  # a batch keeps going past any bad file and reports it
             if len(jobs) == 1:
                 raise
@@ -211,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     }
     for name, (text, noise_default, colorize) in restore_help.items():
         p = sub.add_parser(name, help=text)
-        p.add_argument("input", help="image file or folder")
+        p.add_argument("input", help="image file, folder, or quoted glob pattern such as 'photos/**/*.jpg'")
         p.add_argument("-o", "--output", required=True, help="output file (or folder, for a folder input)")
         p.add_argument("--scale", help="factor, e.g. 3.5, or SX,SY for different factors per axis")
         p.add_argument("--size", help="exact output size WIDTHxHEIGHT")
@@ -228,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="encoder tile side in input pixels (bounds memory; the result does not depend on it)")
         p.add_argument("--consistency", action="store_true",
                        help="project the upscaled output so that bicubic downscaling gives back the input exactly")
+        p.add_argument("--quality", type=int, default=DEFAULT_QUALITY,
+                       help=f"JPEG and WebP output quality, 1-100 (default {DEFAULT_QUALITY})")
         p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
         p.add_argument("--skip-existing", action="store_true",
                        help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")
@@ -287,10 +315,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, *_) -> None:
+    kind = "note" if issubclass(category, ConversionWarning) else "warning"
+    print(f"frannet: {kind}: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():  # e.g. a file's conversion (CMYK to RGB): one line each
+            warnings.simplefilter("always", ConversionWarning)
+            warnings.showwarning = _one_line_warning
+            return args.func(args)
     except (UsageError, ConfigError, CheckpointError, ImageReadError, FileNotFoundError, ValueError) as exc:
         print(f"frannet: error: {exc}", file=sys.stderr)
         return 2

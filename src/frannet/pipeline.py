@@ -12,12 +12,13 @@ from the picture (``noise_estimate``).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+import torch.nn.functional as F
 
 from .checkpoint import load_model
 from .consistency import BicubicDown, Compose, Gray
@@ -33,22 +34,26 @@ BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
            "denoise": WEIGHTS / "frannet-denoise.safetensors",
            "colorize": WEIGHTS / "frannet-color.safetensors"}
 CLEAN = 0.5  # estimated sigmas below this (0-255 scale) are treated as a clean input
+ALPHA_EPS = 1e-3  # below this alpha a pixel's colour is moot (written as 0), and dividing by it is noise
 
 
 @dataclass
 class Models:
-    """The model per stage, loaded on first use: a path, a loaded FranNet, or None (bundled)."""
+    """The model per stage, loaded on first use: a path, a loaded FranNet, or None (bundled).
+    Safe to share between threads (the web page's workers): each model is loaded once."""
 
     upscale: FranNet | str | Path | None = None
     denoise: FranNet | str | Path | None = None
     colorize: FranNet | str | Path | None = None
     _loaded: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def get(self, stage: str) -> FranNet:
-        if stage not in self._loaded:
-            given = getattr(self, stage)
-            self._loaded[stage] = given if isinstance(given, FranNet) else load_model(given or BUNDLED[stage])
-        return self._loaded[stage]
+        with self._lock:
+            if stage not in self._loaded:
+                given = getattr(self, stage)
+                self._loaded[stage] = given if isinstance(given, FranNet) else load_model(given or BUNDLED[stage])
+            return self._loaded[stage]
 
 
 @dataclass(frozen=True)
@@ -75,15 +80,27 @@ def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, tile: int, progres
     return out.clamp(0.0, 1.0)
 
 
-def restore_picture(picture: Picture, job: Job, models: Models | None = None, progress=None) -> Picture:
-    """The restored picture at job.width x job.height; alpha is resized on its own (bicubic).
+def _resize_alpha(alpha: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bicubic like the models' base (grid_sample's), so an opaque colour un-premultiplies exactly."""
+    if tuple(alpha.shape) == size:
+        return alpha
+    return F.interpolate(alpha[None, None], size=size, mode="bicubic", align_corners=False)[0, 0].clamp(0.0, 1.0)
 
+
+def restore_picture(picture: Picture, job: Job, models: Models | None = None, progress=None) -> Picture:
+    """The restored picture at job.width x job.height.
+
+    With alpha, colour is restored premultiplied (rgb * alpha) and alpha resized on its own,
+    then divided out: the arbitrary (often black) colour of transparent pixels would otherwise
+    bleed into the edges as a dark halo.
     ``progress`` (optional) is called with the number of output pixels finished by the last stage.
     """
     models = models or Models()
-    lr = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
+    straight = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
+    alpha = None if picture.alpha is None else torch.from_numpy(np.ascontiguousarray(picture.alpha))
+    lr = straight if alpha is None else straight * alpha
     size, in_size = (job.height, job.width), tuple(lr.shape[-2:])
-    sigma = float(job.noise) if job.noise is not None else estimate_noise(lr)
+    sigma = float(job.noise) if job.noise is not None else estimate_noise(straight)
     if job.noise is None:  # an estimate: below CLEAN is no noise, above the trained range is its top
         sigma = 0.0 if sigma < CLEAN else min(sigma, MAX_NOISE)
     if job.colorize:
@@ -103,11 +120,13 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
             rgb = render_tiled(models.get("upscale"), lr, size, tile=job.tile, progress=progress)
             if job.consistency:
                 rgb = BicubicDown(size, in_size).project_valid(rgb, lr)
-    rgb = rgb.clamp(0.0, 1.0).permute(1, 2, 0).numpy()
-    alpha = None
-    if picture.alpha is not None:
-        resized = Image.fromarray(picture.alpha.astype(np.float32), mode="F").resize((job.width, job.height),
-                                                                                      Image.BICUBIC)
-        alpha = np.clip(np.asarray(resized), 0.0, 1.0)
-    return Picture(rgb=rgb, alpha=alpha, bits=picture.bits, info=dict(picture.info),
+    rgb = rgb.clamp(0.0, 1.0)
+    if alpha is not None:
+        alpha = _resize_alpha(alpha, size)
+        rgb = torch.where(alpha > ALPHA_EPS, rgb / alpha.clamp(min=ALPHA_EPS), 0.0).clamp(0.0, 1.0)
+        alpha = alpha.numpy()
+    info = dict(picture.info)
+    if picture.gray and job.colorize:  # a gray profile does not describe colour
+        info.pop("icc_profile", None)
+    return Picture(rgb=rgb.permute(1, 2, 0).numpy(), alpha=alpha, bits=picture.bits, info=info,
                    gray=picture.gray and not job.colorize)
