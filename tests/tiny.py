@@ -12,11 +12,12 @@ TINY = ModelConfig(channels=8, blocks=1, coarse_blocks=1, latent=8, hidden=16, d
 TINY_TUNABLE = dataclasses.replace(TINY, tunable=True)
 
 
-def tiny_model(seed: int = 0, randomize_head: bool = True, tunable: bool = False, unshuffle: int = 1) -> FranNet:
+def tiny_model(seed: int = 0, randomize_head: bool = True, tunable: bool = False, unshuffle: int = 1,
+               restorator: str = "single") -> FranNet:
     """A small random FranNet; the residual head (and a tunable model's modulation) is
     randomised so the output is not plain bicubic and does depend on the condition."""
     torch.manual_seed(seed)
-    model = FranNet(dataclasses.replace(TINY_TUNABLE if tunable else TINY, unshuffle=unshuffle))
+    model = FranNet(dataclasses.replace(TINY_TUNABLE if tunable else TINY, unshuffle=unshuffle, restorator=restorator))
     if randomize_head:
         torch.nn.init.normal_(model.decoder.mlp[-1].weight, std=0.1)
     if tunable:

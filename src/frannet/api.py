@@ -18,6 +18,7 @@ from .io import Picture
 from .models import FranNet
 from .parsing import MAX_NOISE
 from .pipeline import BUNDLED, Job, Models, restore_picture
+from .restorators.iterative import Sampling
 
 PACKAGE_DIR = Path(__file__).parent
 BUNDLED_MODEL = BUNDLED["upscale"]
@@ -100,33 +101,49 @@ def _as_array(image) -> np.ndarray:
 
 def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: bool = False,
             models: Models | None = None, consistency: bool = False,
-            max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS):
+            max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, restorator: str | None = None,
+            steps: int = Sampling.steps, eta: float = Sampling.eta, seed: int = Sampling.seed,
+            samples: int = Sampling.samples, uncertainty: bool = False):
     """Restore a PIL image or numpy array: upscale by ``scale`` (a number or (sx, sy)) or to
     ``size`` (w, h) (neither: keep the size), remove noise of std ``noise`` (0-255 scale;
     None estimates it), and ``colorize`` a gray photo, in any combination.
 
     The result has the input's type, mode and dtype (a colorized gray image comes back as RGB).
+    ``restorator`` ("single", "autoregressive" or "diffusion"; None: whatever the model is) must
+    match the model; an iterative one samples with ``steps``, ``eta`` (diffusion), ``seed`` and
+    ``samples`` (their mean is the result). ``uncertainty``: return (result, std), std the (H, W)
+    float32 per-pixel standard deviation of the samples (zero for a single sample).
     """
     arr = _as_array(image)
     picture = _from_numpy(arr)
     width, height = output_size(*picture.size, scale=1 if scale is None and size is None else scale,
                                 size=size, max_pixels=max_pixels)
-    job = Job(width, height, noise=noise, colorize=colorize, consistency=consistency)
+    sampling = Sampling(steps=steps, eta=eta, seed=seed, samples=samples)
+    job = Job(width, height, noise=noise, colorize=colorize, consistency=consistency, restorator=restorator,
+              sampling=sampling)
     result = restore_picture(picture, job, models)
     like = arr if not colorize or (arr.ndim == 3 and arr.shape[2] >= 3) else np.empty((1, 1, 3), arr.dtype)
     out = _to_numpy(result, like)
-    return Image.fromarray(out) if isinstance(image, Image.Image) else out
+    out = Image.fromarray(out) if isinstance(image, Image.Image) else out
+    if not uncertainty:
+        return out
+    if result.std is None:
+        raise ValueError("uncertainty needs an iterative restorator (autoregressive or diffusion) and its model")
+    return out, result.std.astype(np.float32)
 
 
 def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = None,
-            consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS):
+            consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, **sampling):
     """Upscale a PIL image or numpy array by ``scale`` (a number or (sx, sy)) or to ``size`` (w, h).
 
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
+    ``sampling``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples`` and ``uncertainty``,
+    as for ``restore`` (an autoregressive or diffusion ``model``).
     """
     if scale is None and size is None:
         raise ValueError("give exactly one of scale or size")
-    return restore(image, scale, size, models=Models(upscale=model), consistency=consistency, max_pixels=max_pixels)
+    return restore(image, scale, size, models=Models(upscale=model), consistency=consistency, max_pixels=max_pixels,
+                   **sampling)
 
 
 def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None):

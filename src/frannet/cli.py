@@ -1,6 +1,7 @@
 """The ``frannet`` command: a thin layer over the library.
 
     frannet restore INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto] [--colorize] [--quality Q]
+                    [--restorator diffusion --model M --steps K --eta E --seed S --samples N --uncertainty PNG]
     frannet denoise INPUT -o OUTPUT [--noise SIGMA|auto]
     frannet colorize INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto]
     frannet estimate-noise IMAGE...
@@ -101,6 +102,7 @@ def _restore(args) -> int:
         skipped, jobs = len(jobs) - len(todo), todo
     stage = "colorize" if args.colorize else "upscale" if noise == 0 else "denoise"
     models = Models(**{stage: args.model})
+    sampling = _sampling(args, single_output=len(jobs) == 1 and not Path(args.input).is_dir())
     failures = []
     for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
         try:
@@ -109,8 +111,11 @@ def _restore(args) -> int:
             with tqdm(total=width * height, desc=src.name, unit="px", unit_scale=True, leave=False,
                       disable=args.quiet or width * height < LARGE_OUTPUT) as pixels:
                 job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
-                          tile=args.tile)
-                write_image(dst, restore_picture(picture, job, models, progress=pixels.update), quality=args.quality)
+                          tile=args.tile, restorator=args.restorator, sampling=sampling)
+                result = restore_picture(picture, job, models, progress=pixels.update)
+                write_image(dst, result, quality=args.quality)
+                if args.uncertainty:
+                    _write_uncertainty(args.uncertainty, result)
         except Exception as exc:  # a batch keeps going past any bad file and reports it
             if len(jobs) == 1:
                 raise
@@ -122,6 +127,24 @@ def _restore(args) -> int:
         for why in failures:
             print(f"  failed: {why}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _sampling(args, single_output: bool):
+    """The iterative restorators' options from the command line."""
+    from .restorators.iterative import Sampling
+
+    if args.uncertainty and not single_output:
+        raise UsageError("--uncertainty writes one map: give a single input image")
+    if args.uncertainty and args.samples < 2:
+        raise UsageError("--uncertainty needs --samples 2 or more (the map is the std of the samples)")
+    return Sampling(steps=args.steps, eta=args.eta, seed=args.seed, samples=args.samples)
+
+
+def _write_uncertainty(path: str, result) -> None:
+    from .uncertainty import write_heatmap
+
+    top = write_heatmap(path, result.std)
+    print(f"uncertainty map: {path} (brightest = std {top * 255:.1f} on the 0-255 scale or more)")
 
 
 def _estimate_noise(args) -> int:
@@ -222,6 +245,23 @@ def _serve(args) -> int:
     return 0
 
 
+def _add_sampling_options(p: argparse.ArgumentParser) -> None:
+    from .config import RESTORATORS
+    from .restorators.iterative import Sampling
+
+    g = p.add_argument_group("iterative restorators (need a --model trained for them)")
+    g.add_argument("--restorator", choices=RESTORATORS,
+                   help="single (one query per pixel), autoregressive (a walk) or diffusion (DDIM); default: the "
+                        "model's own")
+    g.add_argument("--steps", type=int, default=Sampling.steps,
+                   help=f"model evaluations per pixel and sample (default {Sampling.steps})")
+    g.add_argument("--eta", type=float, default=Sampling.eta,
+                   help="diffusion: DDIM noise, 0 (deterministic) to 1 (with --steps at the schedule's length: DDPM)")
+    g.add_argument("--seed", type=int, default=Sampling.seed, help="noise seed (the result does not depend on --tile)")
+    g.add_argument("--samples", type=int, default=Sampling.samples, help="samples averaged (default 1)")
+    g.add_argument("--uncertainty", metavar="PNG", help="write the samples' per-pixel std here as a heatmap")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .api import DEFAULT_MAX_OUTPUT_PIXELS
     from .serve import DEFAULT_MAX_PIXELS as SERVE_MAX_PIXELS
@@ -260,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--skip-existing", action="store_true",
                        help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        _add_sampling_options(p)
         p.set_defaults(func=_restore)
 
     p = sub.add_parser("estimate-noise", help="print the Gaussian noise sigma (0-255 scale) of images")

@@ -44,6 +44,10 @@ def _from_dict(cls, data: dict[str, Any], where: str):
         raise ConfigError(f"{where}: {exc}") from None
 
 
+RESTORATORS = ("single", "autoregressive", "diffusion")
+MAX_SCHEDULE_STEPS = 100_000
+
+
 def _check(cond: bool, msg: str) -> None:
     if not cond:
         raise ValueError(msg)
@@ -65,6 +69,14 @@ class ModelConfig:
     tunable: bool = False         # conditioned on noise level and gray input (denoise / colorize)
     max_noise: float = 75.0       # noise condition is sigma / max_noise (0-255 scale)
     unshuffle: int = 1            # 2: the trunk runs on 2x2 pixel blocks (FFDNet-style, ~4x cheaper)
+    # How the decoder becomes an image (see restorators/): "single" predicts the colour in one
+    # query; "autoregressive" and "diffusion" also read the current value x_t and time t and
+    # predict their interpolant's target, in the residual space (target - bicubic) * residual_scale.
+    restorator: str = "single"
+    target: str = "eps"           # diffusion: the decoder predicts the noise ("eps") or "v"
+    schedule: str = "cosine"      # diffusion: noise schedule, "cosine", "linear" or "sigmoid"
+    schedule_steps: int = 1000    # diffusion: steps of the schedule's table
+    residual_scale: float = 4.0   # iterative: residuals (std ~0.05) scaled towards the noise's unit scale
 
     def __post_init__(self):
         for name in ("channels", "blocks", "levels", "latent", "hidden", "decoder_layers", "fourier_bands"):
@@ -75,6 +87,16 @@ class ModelConfig:
         _check(self.max_noise > 0, "max_noise must be > 0")
         _check(self.unshuffle in (1, 2), "unshuffle must be 1 or 2")
         _check(self.unshuffle == 1 or self.levels >= 2, "unshuffle = 2 needs levels >= 2")
+        _check(self.restorator in RESTORATORS, f"restorator must be one of {', '.join(RESTORATORS)}")
+        _check(self.target in ("eps", "v"), "target must be 'eps' or 'v'")
+        _check(self.schedule in ("cosine", "linear", "sigmoid"), "schedule must be cosine, linear or sigmoid")
+        _check(isinstance(self.schedule_steps, int) and 1 <= self.schedule_steps <= MAX_SCHEDULE_STEPS,
+               f"schedule_steps must be an integer in [1, {MAX_SCHEDULE_STEPS}]")
+        _check(self.residual_scale > 0, "residual_scale must be > 0")
+
+    @property
+    def iterative(self) -> bool:
+        return self.restorator != "single"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
@@ -134,6 +156,7 @@ class TrainConfig:
     ckpt_every: int = 250
     keep: int = 3                     # checkpoints kept on disk
     threads: int = 0                  # torch intra-op threads (0: torch's default)
+    freeze_encoder: bool = False      # train the decoder only; the encoders keep init's weights
 
     def __post_init__(self):
         _check(isinstance(self.model, ModelConfig), "model must be a ModelConfig (use from_dict for plain dicts)")
@@ -144,6 +167,7 @@ class TrainConfig:
         _check(0.0 <= self.ema < 1.0, "ema must be in [0, 1)")
         _check(self.loss in ("l1", "l2"), "loss must be 'l1' or 'l2'")
         _check(self.val_every >= 1 and self.ckpt_every >= 1 and self.keep >= 1, "val_every, ckpt_every, keep must be >= 1")
+        _check(not self.freeze_encoder or bool(self.init), "freeze_encoder needs init (the trained encoder to keep)")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":

@@ -13,6 +13,14 @@ from .degradations import add_noise, bicubic_downscale, quantize, to_gray
 from .metrics import psnr_rgb, psnr_y, ssim_y
 from .models import FranNet
 from .restorators import render
+from .restorators.iterative import VALIDATION, render_iterative
+
+
+def _restore(model: FranNet, lr: torch.Tensor, size, noise: float = 0.0, gray: bool = False) -> torch.Tensor:
+    """A single-step render, or an iterative model's with a few deterministic steps (``VALIDATION``)."""
+    if model.cfg.iterative:
+        return render_iterative(model, lr, size, VALIDATION, noise=noise, gray=gray)[0]
+    return render(model, lr, size, noise=noise, gray=gray)
 
 
 def center_crop(img: torch.Tensor, side: int) -> torch.Tensor:
@@ -67,7 +75,7 @@ def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, pro
             hr = modcrop(img, s)
             lr = degrade(hr, s)
             size = tuple(hr.shape[-2:])
-            sr = render(model, lr.to(device), size).cpu()
+            sr = _restore(model, lr.to(device), size).cpu()
             outputs = {"model": sr.clamp(0, 1),
                        "model+consistency": BicubicDown(size, tuple(lr.shape[-2:])).project_valid(sr, lr),
                        "bicubic": pillow_upscale(lr, size, Image.BICUBIC),
@@ -101,7 +109,7 @@ def validate(model: FranNet, images: list[torch.Tensor], scales, crop: int, nois
                 hr = modcrop(center_crop(img, crop), s)
                 lr = degrade(hr, s, sigma, gray)
                 size = tuple(hr.shape[-2:])
-                out = render(model, lr.to(device), size, noise=sigma, gray=gray).cpu().clamp(0, 1)
+                out = _restore(model, lr.to(device), size, noise=sigma, gray=gray).cpu().clamp(0, 1)
                 base = pillow_upscale(lr, size, Image.BICUBIC) if s != 1 else lr.clamp(0, 1)
                 border = math.ceil(s)
                 totals["model"] += psnr(out, hr, border) / len(images)

@@ -47,6 +47,7 @@ class Picture:
     bits: int = 8                       # bit depth of the source (8 or 16)
     info: dict = field(default_factory=dict)  # icc_profile / exif carried to the output
     gray: bool = False                  # a gray source: written back as a gray file
+    std: np.ndarray | None = None       # (H, W) per-pixel std of an iterative restorator's samples
 
     @property
     def size(self) -> tuple[int, int]:

@@ -21,12 +21,14 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import load_model
+from .config import RESTORATORS
 from .consistency import BicubicDown, Compose, Gray
 from .degradations import LUMA, to_gray
 from .io import Picture
 from .models import FranNet
 from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
+from .restorators.iterative import Sampling, render_iterative
 from .tiling import DEFAULT_TILE, render_tiled
 
 WEIGHTS = Path(__file__).parent / "weights"
@@ -66,18 +68,43 @@ class Job:
     colorize: bool = False
     consistency: bool = False     # the output agrees exactly with the input under the degradation
     tile: int = DEFAULT_TILE
+    restorator: str | None = None  # asked for: the last stage's model must be of this kind (None: any)
+    sampling: Sampling = Sampling()  # for iterative models
+
+    def __post_init__(self):
+        if self.restorator not in (None, *RESTORATORS):
+            raise ValueError(f"restorator must be one of {', '.join(RESTORATORS)}, got {self.restorator!r}")
+
+
+def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bool = False, **condition):
+    """One stage: its (3, H, W) output and, from an iterative model, the per-pixel std of its samples.
+
+    The ``last`` stage's model must match the restorator asked for, and sampling options need an
+    iterative model there.
+    """
+    kind = model.cfg.restorator
+    if last and job.restorator not in (None, kind):
+        name = {"single": "single-step"}
+        raise ValueError(f"the {name.get(job.restorator, job.restorator)} restorator needs a model trained for it, "
+                         f"but this model is {name.get(kind, kind)}: pass one with --model")
+    if kind == "single":
+        if last and job.sampling != Sampling():
+            raise ValueError("steps, eta, seed and samples are for the autoregressive and diffusion restorators "
+                             "(and their models)")
+        return render_tiled(model, lr, size, tile=job.tile, progress=progress, **condition), None
+    return render_iterative(model, lr, size, job.sampling, tile=job.tile, progress=progress, **condition)
 
 
 def _is_gray(rgb: torch.Tensor) -> bool:
     return bool(torch.equal(rgb[0], rgb[1]) and torch.equal(rgb[1], rgb[2]))
 
 
-def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, tile: int, progress) -> torch.Tensor:
-    """The denoised (3, H, W) image; a gray photo stays exactly gray."""
-    out = render_tiled(model, rgb, tuple(rgb.shape[-2:]), tile=tile, progress=progress, noise=sigma)
+def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, job: Job, progress, last: bool):
+    """The denoised (3, H, W) image (a gray photo stays exactly gray) and its std, if sampled."""
+    out, std = _render(model, rgb, tuple(rgb.shape[-2:]), job, progress, last, noise=sigma)
     if _is_gray(rgb):
         out = out.mean(dim=0, keepdim=True).expand(3, -1, -1).contiguous()
-    return out.clamp(0.0, 1.0)
+    return out.clamp(0.0, 1.0), std
 
 
 def _resize_alpha(alpha: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -105,7 +132,7 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
         sigma = 0.0 if sigma < CLEAN else min(sigma, MAX_NOISE)
     if job.colorize:
         gray = to_gray(lr)
-        rgb = render_tiled(models.get("colorize"), gray, size, tile=job.tile, progress=progress, noise=sigma, gray=True)
+        rgb, std = _render(models.get("colorize"), gray, size, job, progress, True, noise=sigma, gray=True)
         if sigma == 0:  # the luma is observed exactly: keep it (range-null-space projection)
             luma = Gray(LUMA)
             op = luma if size == in_size else Compose(luma, BicubicDown(size, in_size))
@@ -113,11 +140,11 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
     else:
         same_size = size == in_size
         if sigma > 0:
-            lr = _denoise(models.get("denoise"), lr, sigma, job.tile, progress if same_size else None)
+            lr, std = _denoise(models.get("denoise"), lr, sigma, job, progress if same_size else None, same_size)
         if sigma > 0 and same_size:
             rgb = lr
         else:
-            rgb = render_tiled(models.get("upscale"), lr, size, tile=job.tile, progress=progress)
+            rgb, std = _render(models.get("upscale"), lr, size, job, progress, True)
             if job.consistency:
                 rgb = BicubicDown(size, in_size).project_valid(rgb, lr)
     rgb = rgb.clamp(0.0, 1.0)
@@ -129,4 +156,4 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
     if picture.gray and job.colorize:  # a gray profile does not describe colour
         info.pop("icc_profile", None)
     return Picture(rgb=rgb.permute(1, 2, 0).numpy(), alpha=alpha, bits=picture.bits, info=info,
-                   gray=picture.gray and not job.colorize)
+                   gray=picture.gray and not job.colorize, std=None if std is None else std.mean(dim=0).numpy())

@@ -17,8 +17,12 @@ import torch
 
 from .config import ModelConfig
 from .coords import pixel_centers
-from .models import FranNet
+from .models import Encoding, FranNet
 from .restorators.single_step import DEFAULT_CHUNK
+from .sampling import grid_coords
+
+# decode(encoding, positions (1, N, 2) in the tile's input pixels, output pixels (N, 2) as (row, col))
+Decode = Callable[[Encoding, torch.Tensor, torch.Tensor], torch.Tensor]
 
 DEFAULT_TILE = 512  # input pixels per tile side (about 100 MB per feature map with its margin)
 
@@ -56,10 +60,12 @@ def _input_window(first: int, last: int, out_size: int, in_size: int, margin: in
 def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
                  region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
                  progress: Callable[[int], None] | None = None, noise: float = 0.0,
-                 gray: bool = False) -> torch.Tensor:
+                 gray: bool = False, decode: Decode | None = None, channels: int = 3) -> torch.Tensor:
     """Restore (3, h, w) ``lr`` to ``size`` = (H, W), one input tile at a time.
 
-    ``noise`` (input sigma, 0-255 scale) and ``gray`` are as for ``render``.
+    ``noise`` (input sigma, 0-255 scale) and ``gray`` are as for ``render``. ``decode`` turns a
+    chunk of points into (N, ``channels``) values (an iterative restorator's sampler); by default
+    one query of the model.
     ``region`` = (x0, y0, x1, y1) renders only that window of the output (equal to the same
     crop of the full render). ``progress`` is called with the output pixels finished.
     """
@@ -76,7 +82,9 @@ def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
     margin, align = receptive_margin(model.cfg), tile_alignment(model.cfg)
     # Output tiles follow the input tiles: about tile * scale output pixels a side.
     step_x, step_y = max(1, round(tile * out_w / w)), max(1, round(tile * out_h / h))
-    out = lr.new_empty(3, y1 - y0, x1 - x0)
+    if decode is None:
+        decode = lambda enc, pos, pixels: model.query_pixels(enc, pos)[0]  # noqa: E731
+    out = lr.new_empty(channels, y1 - y0, x1 - x0)
     for r0, r1 in _spans(y0, y1, step_y):
         top, bottom = _input_window(r0, r1 - 1, out_h, h, margin, align)
         for q0, q1 in _spans(x0, x1, step_x):
@@ -86,8 +94,8 @@ def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
             for a, b in _spans(r0, r1, rows):
                 pts = pixel_centers(out_h, out_w, rows=slice(a, b), cols=slice(q0, q1), dtype=torch.float64)
                 pos = pts * pts.new_tensor([w, h]) - pts.new_tensor([left, top])  # input pixels, tile frame
-                values = model.query_pixels(enc, pos[None])[0]
-                out[:, a - y0:b - y0, q0 - x0:q1 - x0] = values.T.reshape(3, b - a, q1 - q0)
+                values = decode(enc, pos[None], grid_coords(range(a, b), range(q0, q1)))
+                out[:, a - y0:b - y0, q0 - x0:q1 - x0] = values.T.reshape(channels, b - a, q1 - q0)
                 if progress is not None:
                     progress((b - a) * (q1 - q0))
     return out

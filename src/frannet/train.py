@@ -1,5 +1,8 @@
 """Training loop for FranNet super-resolution; reads top to bottom.
 
+A single-step model regresses the target colours; an iterative one (autoregressive, diffusion)
+regresses its interpolant's target at a random time per point (``restorators.iterative``).
+
     frannet train CONFIG.toml [--resume CKPT|DIR|auto]
     torchrun --nproc-per-node N -m frannet train CONFIG.toml --resume auto
 
@@ -11,6 +14,7 @@ validates and writes checkpoints.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import sys
@@ -27,6 +31,7 @@ from .data import load_images, sample_batch
 from .distributed import Distributed
 from .evaluate import validate
 from .models import FranNet
+from .restorators.iterative import training_noise, training_pair
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -79,6 +84,18 @@ def _resume_path(resume: str | Path | None, out: Path) -> Path | None:
     return resume
 
 
+def _start_from(model: FranNet, trained: FranNet, cfg: TrainConfig) -> None:
+    """Copy ``trained``'s weights; an iterative model may start from a single-step one of the same
+    architecture (its new input layer for x_t and t keeps its fresh initialisation)."""
+    own = {f: getattr(cfg.model, f) for f in ("restorator", "target", "schedule", "schedule_steps", "residual_scale")}
+    if dataclasses.replace(trained.cfg, **own) != cfg.model:
+        raise ConfigError(f"init {cfg.init}: its model config differs from this config's [model]")
+    missing, unexpected = model.load_state_dict(trained.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("decoder.state.") for k in missing):
+        raise ConfigError(f"init {cfg.init}: a {trained.cfg.restorator} model cannot start a "
+                          f"{cfg.model.restorator} one")
+
+
 def _micro_batches(indices: range, size: int) -> list[range]:
     size = size or len(indices)
     return [indices[i:i + size] for i in range(0, len(indices), size)]
@@ -100,16 +117,17 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     out = Path(cfg.out_dir)
     torch.manual_seed(cfg.seed)
     model = FranNet(cfg.model).to(dist.device)
+    if cfg.freeze_encoder:  # the decoder alone learns; the encoders keep init's (or the checkpoint's) weights
+        model.encoder.requires_grad_(False)
+        model.global_encoder.requires_grad_(False)
     ema = copy.deepcopy(model).requires_grad_(False)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
     start_from = _resume_path(resume, out)
     if start_from is None and cfg.init:  # a new phase from trained weights (an EMA, if a checkpoint)
-        trained = load_model(cfg.init)
-        if trained.cfg != cfg.model:
-            raise ConfigError(f"init {cfg.init}: its model config differs from this config's [model]")
-        model.load_state_dict(trained.state_dict())
-        ema.load_state_dict(trained.state_dict())
+        _start_from(model, load_model(cfg.init), cfg)
+        ema.load_state_dict(model.state_dict())
     if start_from is not None:
         state = load_training(start_from)
         _compatible(state["config"], cfg)
@@ -141,14 +159,17 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         micro = _micro_batches(mine, cfg.micro_batch)
         for i, part in enumerate(micro):
             batch = sample_batch(images, cfg.data, cfg.seed, step, part).to(dist.device)
+            inputs, want = (batch.lr, batch.degradation, batch.points), batch.target
+            if cfg.model.iterative:
+                x_t, t, want = training_pair(cfg.model, batch, [training_noise(cfg.seed, step, j) for j in part])
+                inputs += (x_t, t)
             with dist.no_sync(net, skip=i < len(micro) - 1):  # all-reduce once, after the last part
-                pred = net(batch.lr, batch.degradation, batch.points)
-                error = pred - batch.target
+                error = net(*inputs) - want
                 loss = (error.abs() if cfg.loss == "l1" else error.square()).mean() * (len(part) / share)
                 loss.backward()
             loss_sum += loss.item()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
         optimizer.step()
         update_ema(ema, model, cfg.ema, step)
         step += 1

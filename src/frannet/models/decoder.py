@@ -3,7 +3,8 @@
 For a query point p the first layer sees, summed,
   * the feature maps sampled at p, each projected to the hidden width,
   * Fourier features of both coordinates (x and y) measured in input pixels,
-  * the global latent and the condition (the scale per axis; noise level and gray flag if tunable).
+  * the global latent and the condition (the scale per axis; noise level and gray flag if tunable),
+  * for an iterative model, the current value x_t (3 numbers) and sinusoidal features of the time t.
 Projection commutes with bilinear sampling, so each map is projected once per image by a
 1x1 convolution at the input resolution and only ``hidden`` channels are sampled per point:
 the per-point cost does not grow with the encoder width. The coordinate features use whole
@@ -21,6 +22,8 @@ from torch import nn
 
 from ..config import ModelConfig
 from .sampling import sample_bilinear
+
+TIME_BANDS = 4  # sin/cos of pi * 2^k * t, k = 0..3: from the whole path down to 1/8 of it
 
 def condition_dims(cfg: ModelConfig) -> int:
     """1/sx, 1/sy, log sx, log sy; a tunable model adds the noise level and the gray flag."""
@@ -57,6 +60,12 @@ def fourier_features(pos: torch.Tensor, bands: int) -> torch.Tensor:
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
 
+def time_features(t: torch.Tensor) -> torch.Tensor:
+    """(..., 1) times in [0, 1] to (..., 2 * TIME_BANDS) features."""
+    angles = t * (math.pi * 2.0 ** torch.arange(TIME_BANDS, dtype=t.dtype, device=t.device))
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
 class CoordinateDecoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -64,6 +73,7 @@ class CoordinateDecoder(nn.Module):
         self.project = nn.ModuleList(nn.Conv2d(cfg.channels, cfg.hidden, 1) for _ in range(cfg.levels))
         self.coords = nn.Linear(4 * cfg.fourier_bands, cfg.hidden, bias=False)
         self.image = nn.Linear(cfg.latent + condition_dims(cfg), cfg.hidden)
+        self.state = nn.Linear(3 + 2 * TIME_BANDS, cfg.hidden, bias=False) if cfg.iterative else None
         layers = []
         for _ in range(cfg.decoder_layers - 1):
             layers += [nn.Linear(cfg.hidden, cfg.hidden), nn.ReLU(inplace=True)]
@@ -78,9 +88,18 @@ class CoordinateDecoder(nn.Module):
         bias = self.image(torch.cat([latent, cond], dim=1))
         return projected, bias
 
-    def forward(self, projected: list[torch.Tensor], bias: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """The residual at ``pos`` (B, N, 2): (x, y) in input pixels, float64, (0, 0) the top-left corner."""
+    def forward(self, projected: list[torch.Tensor], bias: torch.Tensor, pos: torch.Tensor,
+                x_t: torch.Tensor | None = None, t: torch.Tensor | None = None) -> torch.Tensor:
+        """The output at ``pos`` (B, N, 2): (x, y) in input pixels, float64, (0, 0) the top-left corner.
+
+        A single-step decoder returns the residual over the bicubic base; an iterative one reads the
+        current values ``x_t`` (B, N, 3) at times ``t`` (B, N, 1) and returns its interpolant's target.
+        """
+        if (self.state is None) != (x_t is None):
+            raise ValueError("an iterative decoder needs x_t and t; a single-step one takes neither")
         h = bias.unsqueeze(1) + self.coords(fourier_features(pos, self.cfg.fourier_bands).to(bias.dtype))
+        if self.state is not None:
+            h = h + self.state(torch.cat([x_t, time_features(t.to(x_t.dtype).expand(*x_t.shape[:-1], 1))], dim=-1))
         for level, m in enumerate(projected):
             # Pixel j of level l covers input pixels [j * 2^l, (j + 1) * 2^l): its centre is at
             # (j + 0.5) * 2^l. A crop whose origin is a multiple of 2^l samples the same values.

@@ -46,16 +46,31 @@ class FranNet(nn.Module):
         projected, bias = self.decoder.prepare(maps, latent, cond)
         return Encoding(lr=lr.permute(0, 2, 3, 1).contiguous(), projected=projected, bias=bias)
 
-    def query(self, enc: Encoding, points: torch.Tensor) -> torch.Tensor:
-        """Colours at (B, N, 2) points (x, y) in [0, 1]^2 of the encoded input."""
+    def query(self, enc: Encoding, points: torch.Tensor, x_t: torch.Tensor | None = None,
+              t: torch.Tensor | None = None) -> torch.Tensor:
+        """Colours at (B, N, 2) points (x, y) in [0, 1]^2 of the encoded input (see ``query_pixels``)."""
         h, w = enc.size
-        return self.query_pixels(enc, points.double() * points.new_tensor([w, h], dtype=torch.float64))
+        return self.query_pixels(enc, points.double() * points.new_tensor([w, h], dtype=torch.float64), x_t, t)
 
-    def query_pixels(self, enc: Encoding, pos: torch.Tensor) -> torch.Tensor:
+    def query_pixels(self, enc: Encoding, pos: torch.Tensor, x_t: torch.Tensor | None = None,
+                     t: torch.Tensor | None = None) -> torch.Tensor:
         """Colours at (B, N, 2) positions in input pixels ((0, 0) the top-left corner; float64
-        keeps them exact on large images): bicubic base plus predicted residual."""
-        pos = pos.double()
-        return sample_bicubic(enc.lr, pos - 0.5) + self.decoder(enc.projected, enc.bias, pos)
+        keeps them exact on large images): bicubic base plus predicted residual.
 
-    def forward(self, lr: torch.Tensor, degradation: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        return self.query(self.encode(lr, degradation), points)
+        An iterative model instead returns its interpolant's target for the current values
+        ``x_t`` (B, N, 3) at times ``t`` (B, N) or a number, in its residual space (see ``base``).
+        """
+        pos = pos.double()
+        if x_t is None:  # the decoder refuses this if it is iterative, and x_t if it is not
+            return self.base(enc, pos) + self.decoder(enc.projected, enc.bias, pos)
+        return self.decoder(enc.projected, enc.bias, pos, x_t,
+                            torch.as_tensor(t, dtype=x_t.dtype, device=x_t.device)[..., None])
+
+    @staticmethod
+    def base(enc: Encoding, pos: torch.Tensor) -> torch.Tensor:
+        """The bicubic upscaling of the input at ``pos`` (input pixels): what residuals are over."""
+        return sample_bicubic(enc.lr, pos.double() - 0.5)
+
+    def forward(self, lr: torch.Tensor, degradation: torch.Tensor, points: torch.Tensor,
+                x_t: torch.Tensor | None = None, t: torch.Tensor | None = None) -> torch.Tensor:
+        return self.query(self.encode(lr, degradation), points, x_t, t)

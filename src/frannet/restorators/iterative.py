@@ -1,0 +1,131 @@
+"""Iterative restorators: autoregressive (a walk along the Direction interpolant) and diffusion
+(DDIM, or DDPM as DDIM with eta = 1 over every step), run independently at every output pixel.
+
+Both work in a residual space: the answer is x0 = (colour - bicubic base) * residual_scale and
+the source is x1 ~ N(0, I). The decoder reads the current value x_t and the time t and predicts
+its interpolant's target (the direction x0 - x_t, or eps / v). The image is encoded once per
+tile (``tiling.render_tiled``); each chunk of output pixels is then sampled by a closure over
+that encoding and the chunk's positions. All randomness (the source and each step's noise) is
+keyed to the absolute output pixel, so a seed gives the same image whatever the tiling or chunk
+size. Several samples give a mean and a per-pixel standard deviation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ..config import MAX_SCHEDULE_STEPS, ModelConfig
+from ..data import Batch, sample_generator
+from ..models import FranNet
+from ..models.sampling import sample_bicubic
+from ..sampling import Diffusion, Direction, ddim, keyed_normal, walk
+from ..sampling.schedules import build as build_schedule
+from ..tiling import DEFAULT_TILE, render_tiled
+from .single_step import DEFAULT_CHUNK
+
+STEP_KEYS = MAX_SCHEDULE_STEPS + 1  # noise keys per sample: 0 for the source, then sampler steps 1..T
+MAX_SAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How an iterative restorator samples (ignored parts: eta and skip by a walk, tol by diffusion)."""
+
+    steps: int = 10          # model evaluations per pixel and sample
+    eta: float = 0.0         # diffusion: DDIM's noise share (0 deterministic; 1 on all steps is DDPM)
+    skip: str = "uniform"    # diffusion: step spacing, or "quadratic" (denser near the clean end)
+    tol: float = 0.0         # autoregressive: a pixel stops once its step (residual units) is below this
+    seed: int = 0
+    samples: int = 1         # samples averaged; with 2 or more, their per-pixel std is the uncertainty
+
+    def __post_init__(self):
+        for name, value in (("steps", self.steps), ("samples", self.samples), ("seed", self.seed)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        if not 1 <= self.samples <= MAX_SAMPLES:
+            raise ValueError(f"samples must be in [1, {MAX_SAMPLES}], got {self.samples}")
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not 0.0 <= self.eta <= 1.0:  # also refuses NaN
+            raise ValueError(f"eta must be in [0, 1], got {self.eta!r}")
+        if self.skip not in ("uniform", "quadratic"):
+            raise ValueError(f"skip must be 'uniform' or 'quadratic', got {self.skip!r}")
+        if not self.tol >= 0.0:
+            raise ValueError(f"tol must be >= 0, got {self.tol!r}")
+
+
+VALIDATION = Sampling(steps=4)  # what validation during training runs: cheap and deterministic
+
+
+def interpolant(cfg: ModelConfig) -> Direction | Diffusion:
+    match cfg.restorator:
+        case "autoregressive":
+            return Direction()
+        case "diffusion":
+            return Diffusion(build_schedule(cfg.schedule, cfg.schedule_steps), cfg.target)
+    raise ValueError(f"a {cfg.restorator!r} model has no interpolant (it is not iterative)")
+
+
+def training_noise(seed: int, step: int, index: int) -> torch.Generator:
+    """Sample ``index``'s stream of times and sources, apart from its data stream."""
+    return sample_generator(seed, step, index + (1 << 40))
+
+
+def training_pair(cfg: ModelConfig, batch: Batch, generators: Sequence[torch.Generator]):
+    """(x_t, t, target) for a batch: per point a time t ~ U(0, 1) and a source x1 ~ N(0, I),
+    drawn from each sample's generator; x0 is the target's scaled residual over the bicubic base."""
+    h, w = batch.lr.shape[-2:]
+    pos = batch.points.double() * torch.tensor([w, h], dtype=torch.float64, device=batch.points.device)
+    base = sample_bicubic(batch.lr.permute(0, 2, 3, 1).contiguous(), pos - 0.5)
+    x0 = (batch.target - base) * cfg.residual_scale
+    n = x0.shape[1]
+    t = torch.stack([torch.rand(n, generator=g) for g in generators]).to(x0)
+    x1 = torch.stack([torch.randn(n, 3, generator=g) for g in generators]).to(x0)
+    x_t, target = interpolant(cfg).train_pair(x0, t[..., None], x1)
+    return x_t, t, target
+
+
+def sample_pixels(model: FranNet, enc, pos: torch.Tensor, pixels: torch.Tensor, sampling: Sampling) -> torch.Tensor:
+    """(N, 6): the mean colour and the per-channel std over ``sampling.samples`` samples at
+    positions ``pos`` (1, N, 2) (input pixels of ``enc``) of output pixels ``pixels`` (N, 2)."""
+    cfg, count = model.cfg, sampling.samples
+    interp = interpolant(cfg)
+    base = model.base(enc, pos)[0]
+    # All samples in one batch, sample-major; sample k's noise is keyed (seed, k, step, pixel).
+    pos_all = pos.repeat(1, count, 1)
+
+    def noise(step: int, like: torch.Tensor) -> torch.Tensor:
+        return torch.cat([keyed_normal(sampling.seed, k * STEP_KEYS + step, pixels) for k in range(count)]).to(like)
+
+    x1 = noise(0, base)
+    if isinstance(interp, Diffusion):
+        # x0 estimates are clipped to the residuals of valid colours [0, 1] at each pixel.
+        low, high = (-base * cfg.residual_scale).repeat(count, 1), ((1 - base) * cfg.residual_scale).repeat(count, 1)
+        x = ddim(lambda v, t: model.query_pixels(enc, pos_all, v[None], t)[0], x1, interp, noise,
+                 steps=sampling.steps, eta=sampling.eta, skip=sampling.skip, clip=(low, high))
+    else:
+        x, _ = walk(lambda v, t, idx: model.query_pixels(enc, pos_all[:, idx], v[None], t)[0], x1,
+                    sampling.steps, tol=sampling.tol)
+    colours = (base.repeat(count, 1) + x / cfg.residual_scale).view(count, -1, 3)
+    std = colours.std(dim=0) if count > 1 else torch.zeros_like(base)
+    return torch.cat([colours.mean(dim=0), std], dim=1)
+
+
+@torch.no_grad()
+def render_iterative(model: FranNet, lr: torch.Tensor, size: tuple[int, int], sampling: Sampling = Sampling(),
+                     tile: int = DEFAULT_TILE, chunk: int = DEFAULT_CHUNK, progress=None, noise: float = 0.0,
+                     gray: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Restore (3, h, w) ``lr`` to ``size`` = (H, W) with an iterative model: the mean of the
+    samples and their per-pixel std, each (3, H, W). ``tile`` (input pixels), ``noise`` and
+    ``gray`` are as for ``render_tiled``; the result does not depend on ``tile`` or ``chunk``
+    (output pixels sampled at once, over all samples)."""
+    if not model.cfg.iterative:
+        raise ValueError("this is a single-step model; the autoregressive and diffusion restorators need a model "
+                         "trained for them")
+    out = render_tiled(model, lr, size, tile=tile, chunk=max(1, chunk // sampling.samples),
+                       progress=progress, noise=noise, gray=gray, channels=6,
+                       decode=lambda enc, pos, pixels: sample_pixels(model, enc, pos, pixels, sampling))
+    return out[:3], out[3:]
