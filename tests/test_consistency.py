@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from frannet.consistency import LUMA, AvgPool, BicubicDown, BlockCS, Compose, Gray, Mask
+from frannet.degradations import resize_matrix
 
 SETTINGS = settings(max_examples=15, deadline=None)
 
@@ -13,7 +14,7 @@ SETTINGS = settings(max_examples=15, deadline=None)
 def case(draw):
     """(operator, image) with a shape that suits the operator."""
     kind = draw(st.sampled_from(["avgpool", "gray", "luma", "mask", "cs", "bicubic", "gray_avgpool",
-                                 "luma_bicubic"]))
+                                 "luma_bicubic", "luma_mask"]))
     seed = draw(st.integers(0, 1000))
     g = torch.Generator().manual_seed(seed)
     f = draw(st.integers(1, 4))
@@ -22,6 +23,7 @@ def case(draw):
         b = draw(st.sampled_from([2, 4, 8]))
         h, w = draw(st.integers(1, 3)) * b, draw(st.integers(1, 3)) * b
         op = BlockCS(draw(st.floats(0.05, 1.0)), block=b, seed=seed)
+        op = Compose(op, Gray()) if draw(st.booleans()) else op
     elif kind in ("bicubic", "luma_bicubic"):
         s = draw(st.floats(1.0, 4.0))
         h, w = draw(st.integers(4, 40)), draw(st.integers(4, 40))
@@ -31,7 +33,8 @@ def case(draw):
     else:
         op = {"avgpool": AvgPool(f), "gray": Gray(), "luma": Gray(LUMA),
               "mask": Mask((torch.rand(h, w, generator=g) < 0.5).float()),
-              "gray_avgpool": Compose(Gray(), AvgPool(f))}[kind]
+              "gray_avgpool": Compose(Gray(), AvgPool(f)),
+              "luma_mask": Compose(Gray(LUMA), Mask((torch.rand(h, w, generator=g) < 0.5).float()))}[kind]
     batch = draw(st.integers(1, 2))
     return op, torch.rand(batch, 3, h, w, generator=g, dtype=torch.float64)
 
@@ -67,6 +70,25 @@ def test_projection_agrees_with_the_observation_in_float32(c):
     x = x.float()
     y = op(torch.rand_like(x))
     assert (op(op.project(x, y)) - y).abs().max() <= 1e-5
+
+
+@SETTINGS
+@given(case())
+def test_adjoint_is_the_transpose(c):
+    """<A x, y> = <x, A^T y>."""
+    op, x = c
+    y = op(torch.rand_like(x))
+    torch.testing.assert_close((op(x) * y).sum(), (x * op.adjoint(y)).sum(), atol=1e-9, rtol=1e-9)
+
+
+@SETTINGS
+@given(st.integers(1, 300), st.integers(1, 300))
+def test_bicubic_operator_is_pillow_resize(n, m):
+    """The sparse band equals the dense Pillow-exact resize matrix, in both directions."""
+    n, m = max(n, m), min(n, m)
+    x = torch.rand(2, n, 3, dtype=torch.float64)
+    op = BicubicDown((n, 3), (m, 3))
+    torch.testing.assert_close(op(x), resize_matrix(n, m) @ x @ resize_matrix(3, 3).T, atol=1e-12, rtol=0)
 
 
 def test_projection_keeps_the_null_space_part():

@@ -1,5 +1,6 @@
 """The Python API: ``frannet.upscale(image, scale=3.5)``, ``frannet.denoise(image, noise=25)``,
-``frannet.colorize(image)``, or ``frannet.restore`` for several at once.
+``frannet.colorize(image)``, or ``frannet.restore`` for several at once; ``frannet.inpaint(image,
+mask)``, and ``frannet.sense(image, ratio=0.25)`` / ``frannet.reconstruct(measurements)``.
 
 Images may be PIL images or numpy arrays (H, W), (H, W, 3) or (H, W, 4) of uint8, uint16 or
 floats in [0, 1]; the result has the same type, mode and dtype as the input.
@@ -11,10 +12,13 @@ import math
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from .checkpoint import load_model
+from .inverse import DEFAULT_STEPS, inpaint_image, model_denoiser, reconstruct_image
 from .io import Picture
+from .measurements import Measurements, load_measurements, measure
 from .models import FranNet
 from .parsing import MAX_NOISE
 from .pipeline import BUNDLED, Job, Models, restore_picture
@@ -158,3 +162,51 @@ def colorize(image, scale=None, size=None, noise: float | None = 0.0, model: Fra
     """Colour a gray (or colour, whose luma is used) PIL image or numpy array; it may also be
     upscaled and denoised in the same pass. Without noise the output's luma is the input's."""
     return restore(image, scale, size, noise=noise, colorize=True, models=Models(colorize=model))
+
+
+def _missing(mask) -> np.ndarray:
+    """(H, W) bool, True where the mask is white (or True, or above half of its range)."""
+    arr = _as_array(mask.convert("L") if isinstance(mask, Image.Image) else mask)
+    if arr.ndim == 3 and arr.shape[2] in (1, 3, 4):
+        arr = arr[..., :3].mean(axis=2) if arr.shape[2] > 1 else arr[..., 0]
+    if arr.ndim != 2:
+        raise ValueError(f"expected a mask (H, W), got shape {arr.shape}")
+    if arr.dtype == bool:
+        return arr
+    top = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(arr.dtype, 1.0)
+    return arr > top / 2
+
+
+def inpaint(image, mask, steps: int = DEFAULT_STEPS, model: FranNet | str | Path | None = None):
+    """Fill in the pixels of a PIL image or numpy array where ``mask`` (a PIL image or array of
+    the same size) is white, or True: white means missing. The other pixels come back as they
+    were; the result has the input's type, mode and dtype. The denoising model is the prior
+    (``steps`` rounds of projected denoising)."""
+    arr = _as_array(image)
+    picture = _from_numpy(arr)
+    missing = torch.from_numpy(_missing(mask))
+    rgb = torch.from_numpy(picture.rgb).permute(2, 0, 1)
+    denoise = model_denoiser(Models(denoise=model).get("denoise"))
+    out = inpaint_image(rgb, missing, denoise, steps).permute(1, 2, 0).numpy()
+    result = Picture(rgb=out, alpha=picture.alpha, bits=picture.bits)
+    out = _to_numpy(result, arr)
+    return Image.fromarray(out) if isinstance(image, Image.Image) else out
+
+
+def sense(image, ratio: float = 0.25, block: int = 32, seed: int = 0) -> Measurements:
+    """Block compressed-sensing measurements of a PIL image or numpy array: ``ratio`` (0 < r <= 1)
+    of the pixel count per ``block`` x ``block`` block and colour channel, by the rows of a random
+    orthogonal matrix from ``seed``. ``.save(path)`` writes them as an .npz file."""
+    rgb = torch.from_numpy(_from_numpy(_as_array(image)).rgb).permute(2, 0, 1)
+    return measure(rgb, ratio, block, seed)
+
+
+def reconstruct(measurements: Measurements | str | Path, steps: int = DEFAULT_STEPS,
+                model: FranNet | str | Path | None = None) -> Image.Image:
+    """The photo (an 8-bit RGB PIL image) behind measurements from ``sense`` (or their .npz file),
+    with the denoising model as the prior (``steps`` rounds of projected denoising)."""
+    if not isinstance(measurements, Measurements):
+        measurements = load_measurements(measurements)
+    denoise = model_denoiser(Models(denoise=model).get("denoise"))
+    rgb = reconstruct_image(measurements, denoise, steps).permute(1, 2, 0).numpy()
+    return Image.fromarray(np.round(rgb * 255).astype(np.uint8), "RGB")

@@ -4,6 +4,9 @@
                     [--restorator diffusion --model M --steps K --eta E --seed S --samples N --uncertainty PNG]
     frannet denoise INPUT -o OUTPUT [--noise SIGMA|auto]
     frannet colorize INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto]
+    frannet inpaint INPUT --mask MASK -o OUTPUT [--steps K]      (white in MASK = missing)
+    frannet sense INPUT --ratio 0.25 -o MEASUREMENTS.npz [--block 32] [--seed 0]
+    frannet reconstruct MEASUREMENTS.npz -o OUTPUT [--steps K]
     frannet estimate-noise IMAGE...
     frannet interpolate A B --alpha 0.3 -o C
     frannet train CONFIG [--resume CKPT]
@@ -147,6 +150,65 @@ def _write_uncertainty(path: str, result) -> None:
     print(f"uncertainty map: {path} (brightest = std {top * 255:.1f} on the 0-255 scale or more)")
 
 
+def _progress_bar(args, total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", disable=args.quiet)
+
+
+def _inpaint(args) -> int:
+    import dataclasses
+
+    import torch
+
+    from .inverse import inpaint_image, model_denoiser
+    from .io import read_image, write_image
+    from .pipeline import Models
+
+    picture, mask = read_image(args.input), read_image(args.mask)
+    if mask.size != picture.size:
+        raise UsageError(f"{args.mask} is {mask.size[0]}x{mask.size[1]} but {args.input} is "
+                         f"{picture.size[0]}x{picture.size[1]}; the mask must be the same size")
+    missing = torch.from_numpy(mask.rgb.mean(axis=2) > 0.5)  # white = missing
+    denoise = model_denoiser(Models(denoise=args.model).get("denoise"))
+    with _progress_bar(args, args.steps, "inpaint") as bar:
+        rgb = inpaint_image(torch.from_numpy(picture.rgb).permute(2, 0, 1), missing, denoise, args.steps, bar.update)
+    write_image(args.output, dataclasses.replace(picture, rgb=rgb.permute(1, 2, 0).numpy()))
+    return 0
+
+
+def _sense(args) -> int:
+    import torch
+
+    from .io import read_image
+    from .measurements import measure
+
+    if Path(args.output).suffix.lower() != ".npz":
+        raise UsageError(f"{args.output}: the measurements are written as an .npz file")
+    rgb = torch.from_numpy(read_image(args.input).rgb).permute(2, 0, 1)
+    meas = measure(rgb, args.ratio, args.block, args.seed)
+    meas.save(args.output)
+    print(f"wrote {args.output}: {meas.values.numel()} measurements of a {meas.width}x{meas.height} photo "
+          f"(ratio {meas.ratio:g}, blocks of {meas.block}, seed {meas.seed})")
+    return 0
+
+
+def _reconstruct(args) -> int:
+    from .inverse import model_denoiser, reconstruct_image
+    from .io import IMAGE_SUFFIXES, Picture, write_image
+    from .measurements import load_measurements
+    from .pipeline import Models
+
+    if Path(args.output).suffix.lower() not in IMAGE_SUFFIXES:
+        raise UsageError(f"{args.output}: unsupported output format {Path(args.output).suffix!r}")
+    meas = load_measurements(args.measurements)
+    denoise = model_denoiser(Models(denoise=args.model).get("denoise"))
+    with _progress_bar(args, args.steps, "reconstruct") as bar:
+        rgb = reconstruct_image(meas, denoise, args.steps, bar.update)
+    write_image(args.output, Picture(rgb=rgb.permute(1, 2, 0).numpy()))
+    return 0
+
+
 def _estimate_noise(args) -> int:
     import torch
 
@@ -262,6 +324,16 @@ def _add_sampling_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--uncertainty", metavar="PNG", help="write the samples' per-pixel std here as a heatmap")
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .api import DEFAULT_MAX_OUTPUT_PIXELS
     from .serve import DEFAULT_MAX_PIXELS as SERVE_MAX_PIXELS
@@ -302,6 +374,36 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         _add_sampling_options(p)
         p.set_defaults(func=_restore)
+
+    from .inverse import DEFAULT_STEPS
+
+    p = sub.add_parser("inpaint", help="fill in the missing pixels of an image (white in the mask = missing)")
+    p.add_argument("input", help="image file")
+    p.add_argument("--mask", required=True,
+                   help="image of the same size: white (above mid-gray) = missing, to fill; black = keep")
+    p.add_argument("-o", "--output", required=True, help="output file")
+    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS,
+                   help=f"rounds of projected denoising (default {DEFAULT_STEPS})")
+    p.add_argument("--model", help="denoising weights (.safetensors); the bundled model by default")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_inpaint)
+
+    p = sub.add_parser("sense", help="take block compressed-sensing measurements of an image (.npz)")
+    p.add_argument("input", help="image file")
+    p.add_argument("--ratio", type=float, default=0.25, help="measurements per pixel, in (0, 1] (default 0.25)")
+    p.add_argument("--block", type=_positive_int, default=32, help="block side in pixels (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random measurement matrix (default 0)")
+    p.add_argument("-o", "--output", required=True, help="measurements file (.npz)")
+    p.set_defaults(func=_sense)
+
+    p = sub.add_parser("reconstruct", help="rebuild an image from measurements made by 'frannet sense'")
+    p.add_argument("measurements", help=".npz file from 'frannet sense'")
+    p.add_argument("-o", "--output", required=True, help="output image file")
+    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS,
+                   help=f"rounds of projected denoising (default {DEFAULT_STEPS})")
+    p.add_argument("--model", help="denoising weights (.safetensors); the bundled model by default")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_reconstruct)
 
     p = sub.add_parser("estimate-noise", help="print the Gaussian noise sigma (0-255 scale) of images")
     p.add_argument("images", nargs="+")

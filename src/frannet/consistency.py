@@ -7,16 +7,19 @@ A+ with A A+ A = A and A+ A A+ = A+. The projection
 
 replaces the part of x that A can see (its range) with what was observed, and keeps the
 rest (the null space, where the network's detail lives): A x_hat = y exactly, and projecting
-twice is projecting once. Operators are frozen dataclasses; compositions apply right to left.
+twice is projecting once. Each also has its adjoint A^T (<A x, y> = <x, A^T y>), which
+equals A+ up to a scale for most of them and differs for the bicubic one. Operators are
+frozen dataclasses; compositions apply right to left.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
 
-from .degradations import LUMA, avgpool_downscale, resize_matrix
+from .degradations import LUMA, avgpool_downscale, resize_band
 
 
 class Operator:
@@ -24,6 +27,9 @@ class Operator:
         raise NotImplementedError
 
     def pinv(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -55,6 +61,9 @@ class AvgPool(Operator):
     def pinv(self, y):
         return y.repeat_interleave(self.factor, dim=-2).repeat_interleave(self.factor, dim=-1)
 
+    def adjoint(self, y):
+        return self.pinv(y) / self.factor**2
+
 
 @dataclass(frozen=True)
 class Gray(Operator):
@@ -71,6 +80,9 @@ class Gray(Operator):
     def pinv(self, y):
         w = self._w(y)
         return y * w / (w * w).sum()
+
+    def adjoint(self, y):
+        return y * self._w(y)
 
     def project_valid(self, x, y, iterations: int = 0):
         """Exact and in [0, 1], in one step: the projection p, with each pixel that leaves
@@ -95,6 +107,9 @@ class Mask(Operator):
 
     def pinv(self, y):
         return y * self.mask.to(y)
+
+    def adjoint(self, y):
+        return self.pinv(y)
 
 
 @dataclass(frozen=True)
@@ -134,36 +149,72 @@ class BlockCS(Operator):
         by, bx = y.shape[-3:-1]
         return patches.transpose(-3, -2).reshape(*y.shape[:-3], by * b, bx * b)
 
+    def adjoint(self, y):
+        return self.pinv(y)
+
 
 @dataclass(frozen=True)
 class BicubicDown(Operator):
     """Pillow-exact antialiased bicubic downscaling from ``hr`` = (H, W) to ``lr`` = (h, w).
 
-    A = Mh (.) Mw^T is separable, so its pseudo-inverse is too: Mh+ (.) Mw+^T with
-    M+ = M^T (M M^T)^-1, the exact least-squares solution from one small Cholesky solve per
-    axis (M M^T is only as large as the low-resolution side).
+    A = Mh (.) Mw^T is separable, so its pseudo-inverse is too: A+ y = Mh+ y Mw+^T with
+    M+ = M^T (M M^T)^-1, the exact least-squares solution. Each M is a sparse band (a few taps
+    per low-resolution pixel) and (M M^T)^-1 is only as large as the low-resolution side, so
+    A+ y solves on the small image and then spreads the result with M^T: memory and time grow
+    with the image, not with its square, and no tiles are needed.
     """
 
     hr: tuple[int, int]
     lr: tuple[int, int]
-    mats: tuple[torch.Tensor, ...] = field(init=False, repr=False, compare=False)
+    axes: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        mh, mw = resize_matrix(self.hr[0], self.lr[0]), resize_matrix(self.hr[1], self.lr[1])
-        object.__setattr__(self, "mats", (mh, mw, _right_pinv(mh), _right_pinv(mw)))
+        object.__setattr__(self, "axes", tuple(_axis(n, m) for n, m in zip(self.hr, self.lr)))
 
     def __call__(self, x):
-        mh, mw = self.mats[0].to(x), self.mats[1].to(x)
-        return mh @ x @ mw.T
+        if tuple(x.shape[-2:]) != tuple(self.hr):
+            raise ValueError(f"image {tuple(x.shape[-2:])} is not the operator's size {tuple(self.hr)}")
+        (mh, _, _), (mw, _, _) = self.axes
+        return _along(mw, _along(mh, x, -2), -1)
+
+    def adjoint(self, y):
+        (_, mh_t, _), (_, mw_t, _) = self.axes
+        return _along(mw_t, _along(mh_t, y, -2), -1)
 
     def pinv(self, y):
-        ph, pw = self.mats[2].to(y), self.mats[3].to(y)
-        return ph @ y @ pw.T
+        gh, gw = self.axes[0][2].to(y), self.axes[1][2].to(y)
+        return self.adjoint(gh @ y @ gw)  # (M M^T)^-1 is symmetric
 
 
-def _right_pinv(m: torch.Tensor) -> torch.Tensor:
-    """M^T (M M^T)^-1 for a full-row-rank M (a downscaling matrix)."""
-    return torch.cholesky_solve(m, torch.linalg.cholesky(m @ m.T)).T
+def _axis(n: int, m: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The n -> m resize matrix M and M^T (sparse) and (M M^T)^-1 (dense, m x m), in float64."""
+    index, weight = resize_band(n, m)
+    gram = torch.zeros(m, m, dtype=torch.float64)
+    for d in range(m):  # diagonal d of M M^T: rows i and i + d share input pixels (windows move right)
+        same = index[:m - d, :, None] == index[d:, None, :]
+        if not same.any():
+            break
+        band = (weight[:m - d, :, None] * weight[d:, None, :] * same).sum(dim=(1, 2))
+        gram.diagonal(d).copy_(band)
+        gram.diagonal(-d).copy_(band)
+    rows = torch.arange(m).repeat_interleave(index.shape[1])
+    coo = torch.sparse_coo_tensor(torch.stack([rows, index.flatten()]), weight.flatten(), (m, n),
+                                  check_invariants=True).coalesce()
+    with warnings.catch_warnings():  # torch calls its sparse CSR support beta; sparse @ dense is all we use
+        warnings.simplefilter("ignore", UserWarning)
+        mat, mat_t = coo.to_sparse_csr(), coo.t().coalesce().to_sparse_csr()
+    return mat, mat_t, torch.cholesky_inverse(torch.linalg.cholesky(gram))
+
+
+def _along(mat: torch.Tensor, x: torch.Tensor, dim: int) -> torch.Tensor:
+    """The sparse matrix ``mat`` applied along axis ``dim`` (-2 or -1) of x."""
+    mat = mat.to(x.dtype)
+    if dim == -2:
+        moved = x.movedim(-2, 0)
+        out = mat @ moved.reshape(moved.shape[0], -1)
+        return out.reshape(out.shape[0], *moved.shape[1:]).movedim(0, -2)
+    out = mat @ x.reshape(-1, x.shape[-1]).T
+    return out.T.reshape(*x.shape[:-1], out.shape[0])
 
 
 @dataclass(frozen=True)
@@ -179,3 +230,6 @@ class Compose(Operator):
 
     def pinv(self, y):
         return self.inner.pinv(self.outer.pinv(y))
+
+    def adjoint(self, y):
+        return self.inner.adjoint(self.outer.adjoint(y))

@@ -46,6 +46,26 @@ def resize_matrix(in_size: int, out_size: int, dtype=torch.float64) -> torch.Ten
     return weights.to(dtype)
 
 
+def resize_band(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``resize_matrix`` stored by its band: (index, weight), both (out_size, taps), with
+    M[i, index[i, k]] = weight[i, k]. Memory grows with the sizes, not their product."""
+    if in_size < 1 or out_size < 1:
+        raise ValueError(f"sizes must be positive, got {in_size} -> {out_size}")
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = _CUBIC_SUPPORT * filterscale
+    centers = (torch.arange(out_size, dtype=torch.float64) + 0.5) * scale
+    lo = torch.clamp(torch.trunc(centers - support + 0.5), min=0)
+    hi = torch.clamp(torch.trunc(centers + support + 0.5), max=in_size)
+    taps = int((hi - lo).max().item())
+    src = lo[:, None] + torch.arange(taps, dtype=torch.float64)
+    inside = src < hi[:, None]
+    weights = _cubic((src - centers[:, None] + 0.5) / filterscale) * inside
+    total = weights.sum(dim=1, keepdim=True)
+    weights = torch.where(total != 0, weights / torch.where(total != 0, total, 1.0), weights)
+    return torch.where(inside, src, lo[:, None]).long(), weights
+
+
 def bicubic_resize(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Resize (..., C, H, W) to ``size`` = (height, width) like Pillow's BICUBIC."""
     out_h, out_w = size
