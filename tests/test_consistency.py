@@ -4,8 +4,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from frannet.consistency import LUMA, AvgPool, BicubicDown, BlockCS, Compose, Gray, Mask
-from frannet.degradations import resize_matrix
+from frannet.consistency import AvgPool, BicubicDown, BlockCS, Compose, Gray, Mask
+from frannet.degradations import LUMA, resize_matrix
 
 SETTINGS = settings(max_examples=15, deadline=None)
 

@@ -85,3 +85,24 @@ def test_model_config_validation():
     with pytest.raises(ConfigError):
         ModelConfig.from_dict({"channels": 0})
     assert FranNet(ModelConfig.from_dict({"channels": 8, "blocks": 1})).cfg.channels == 8
+
+
+def test_model_without_global_latent_decodes_from_local_features_only():
+    """latent = 0: no global encoder; a far-away change of the input leaves a pixel unchanged."""
+    import dataclasses
+
+    from frannet.tiling import receptive_margin
+
+    torch.manual_seed(0)
+    model = FranNet(dataclasses.replace(TINY, latent=0)).eval()
+    torch.nn.init.normal_(model.decoder.mlp[-1].weight, std=0.1)
+    assert model.global_encoder is None
+    lr = torch.rand(3, 40, 40)
+    far = lr.clone()
+    far[:, -1, -1] += 1.0
+    a, b = render(model, lr, (80, 80)), render(model, far, (80, 80))
+    near = 2 * (40 - receptive_margin(model.cfg)) - 2
+    assert torch.equal(a[:, :near, :near], b[:, :near, :near])
+    assert not torch.equal(a, b)
+    with pytest.raises(ConfigError, match="latent"):
+        ModelConfig.from_dict({"latent": -1})

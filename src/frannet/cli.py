@@ -78,7 +78,8 @@ def _restore(args) -> int:
     from .api import output_size
     from .distributed import process_share
     from .io import read_image, write_image
-    from .pipeline import Job, Models, restore_picture
+    from .pipeline import Job, Models, restore_bands, restore_picture
+    from .streaming import needs_streaming, write_streamed_tiff
 
     if args.scale is not None and args.size is not None:
         raise UsageError("give one of --scale or --size, not both")
@@ -114,7 +115,12 @@ def _restore(args) -> int:
             with tqdm(total=width * height, desc=src.name, unit="px", unit_scale=True, leave=False,
                       disable=args.quiet or width * height < LARGE_OUTPUT) as pixels:
                 job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
-                          tile=args.tile, restorator=args.restorator, sampling=sampling)
+                          tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
+                          sampling=sampling)
+                if needs_streaming(width, height, job.max_memory):  # never held whole: written band by band
+                    header, bands = restore_bands(picture, job, models, progress=pixels.update)
+                    write_streamed_tiff(dst, header, width, height, bands, alpha=picture.alpha is not None)
+                    continue
                 result = restore_picture(picture, job, models, progress=pixels.update)
                 write_image(dst, result, quality=args.quality)
                 if args.uncertainty:
@@ -324,6 +330,15 @@ def _add_sampling_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--uncertainty", metavar="PNG", help="write the samples' per-pixel std here as a heatmap")
 
 
+def _add_projected_denoising_options(p: argparse.ArgumentParser) -> None:
+    from .inverse import DEFAULT_STEPS
+
+    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS,
+                   help=f"rounds of projected denoising (default {DEFAULT_STEPS})")
+    p.add_argument("--model", help="denoising weights (.safetensors); the bundled model by default")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -337,7 +352,7 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .api import DEFAULT_MAX_OUTPUT_PIXELS
     from .serve import DEFAULT_MAX_PIXELS as SERVE_MAX_PIXELS
-    from .tiling import DEFAULT_TILE
+    from .tiling import DEFAULT_MAX_MEMORY
 
     parser = argparse.ArgumentParser(prog="frannet", description="Image restoration at any output resolution.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -362,8 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.set_defaults(colorize=colorize)
         p.add_argument("--model", help="weights (.safetensors) for the main stage; the bundled model by default")
         p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS, help="largest output allowed")
-        p.add_argument("--tile", type=int, default=DEFAULT_TILE,
-                       help="encoder tile side in input pixels (bounds memory; the result does not depend on it)")
+        p.add_argument("--tile", type=_positive_int,
+                       help="encoder tile side in input pixels (the result does not depend on it); default: the "
+                            "largest that fits --max-memory")
+        p.add_argument("--max-memory", type=_positive_int, default=DEFAULT_MAX_MEMORY >> 20, metavar="MB",
+                       help=f"working memory to aim for (default {DEFAULT_MAX_MEMORY >> 20}); larger outputs are "
+                            f"written to TIFF tile by tile, never held whole")
         p.add_argument("--consistency", action="store_true",
                        help="project the upscaled output so that bicubic downscaling gives back the input exactly")
         p.add_argument("--quality", type=int, default=DEFAULT_QUALITY,
@@ -375,17 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
         _add_sampling_options(p)
         p.set_defaults(func=_restore)
 
-    from .inverse import DEFAULT_STEPS
-
     p = sub.add_parser("inpaint", help="fill in the missing pixels of an image (white in the mask = missing)")
     p.add_argument("input", help="image file")
     p.add_argument("--mask", required=True,
                    help="image of the same size: white (above mid-gray) = missing, to fill; black = keep")
     p.add_argument("-o", "--output", required=True, help="output file")
-    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS,
-                   help=f"rounds of projected denoising (default {DEFAULT_STEPS})")
-    p.add_argument("--model", help="denoising weights (.safetensors); the bundled model by default")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_projected_denoising_options(p)
     p.set_defaults(func=_inpaint)
 
     p = sub.add_parser("sense", help="take block compressed-sensing measurements of an image (.npz)")
@@ -399,10 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reconstruct", help="rebuild an image from measurements made by 'frannet sense'")
     p.add_argument("measurements", help=".npz file from 'frannet sense'")
     p.add_argument("-o", "--output", required=True, help="output image file")
-    p.add_argument("--steps", type=_positive_int, default=DEFAULT_STEPS,
-                   help=f"rounds of projected denoising (default {DEFAULT_STEPS})")
-    p.add_argument("--model", help="denoising weights (.safetensors); the bundled model by default")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_projected_denoising_options(p)
     p.set_defaults(func=_reconstruct)
 
     p = sub.add_parser("estimate-noise", help="print the Gaussian noise sigma (0-255 scale) of images")

@@ -80,10 +80,14 @@ def _write_png(path: Path, samples: np.ndarray, info: dict) -> None:
 
 
 def _write_tiff(path: str | Path, samples: np.ndarray, info: dict) -> None:
-    # EXIF is not carried: that would mean rebuilding Pillow's EXIF bytes as a TIFF EXIF directory.
+    tifffile.imwrite(path, samples, **tiff_options(1 if samples.ndim == 2 else samples.shape[2], info))
+
+
+def tiff_options(channels: int, info: dict) -> dict:
+    """tifffile.imwrite options for ``channels`` samples (gray, gray + alpha, RGB, RGBA) with the
+    ICC profile of ``info``. EXIF is not carried: that would mean rebuilding Pillow's EXIF bytes
+    as a TIFF EXIF directory."""
     icc = info.get("icc_profile")
-    channels = 1 if samples.ndim == 2 else samples.shape[2]
-    tifffile.imwrite(path, samples, photometric="rgb" if channels >= 3 else "minisblack",
-                     planarconfig="contig" if channels > 1 else None,
-                     extrasamples=("unassalpha",) if channels in (2, 4) else None, compression="zlib",
-                     extratags=[(ICC_TAG, "B", len(icc), icc, True)] if icc else [])
+    return dict(photometric="rgb" if channels >= 3 else "minisblack", planarconfig="contig" if channels > 1 else None,
+                extrasamples=("unassalpha",) if channels in (2, 4) else None, compression="zlib",
+                extratags=[(ICC_TAG, "B", len(icc), icc, True)] if icc else [])

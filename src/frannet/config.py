@@ -61,7 +61,7 @@ class ModelConfig:
     blocks: int = 10              # residual blocks at the input resolution
     coarse_blocks: int = 2        # residual blocks at each coarser level (1/2, 1/4)
     levels: int = 3               # feature maps: 1, 1/2, 1/4 of the input resolution
-    latent: int = 64              # size of the global latent vector
+    latent: int = 64              # size of the global latent vector (0: none, every point decoded from local features)
     hidden: int = 128             # decoder MLP width
     decoder_layers: int = 4       # hidden layers of the decoder MLP
     fourier_bands: int = 6        # frequencies per axis for both coordinate encodings
@@ -79,9 +79,10 @@ class ModelConfig:
     residual_scale: float = 4.0   # iterative: residuals (std ~0.05) scaled towards the noise's unit scale
 
     def __post_init__(self):
-        for name in ("channels", "blocks", "levels", "latent", "hidden", "decoder_layers", "fourier_bands"):
+        for name in ("channels", "blocks", "levels", "hidden", "decoder_layers", "fourier_bands"):
             _check(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, f"{name} must be a positive integer")
         _check(isinstance(self.coarse_blocks, int) and self.coarse_blocks >= 0, "coarse_blocks must be >= 0")
+        _check(isinstance(self.latent, int) and self.latent >= 0, "latent must be an integer >= 0")
         _check(self.max_scale >= 1.0, "max_scale must be >= 1")
         _check(isinstance(self.tunable, bool), "tunable must be true or false")
         _check(self.max_noise > 0, "max_noise must be > 0")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .degradations import LUMA, avgpool_downscale, resize_band
+from .degradations import avgpool_downscale, resize_band
 
 
 class Operator:

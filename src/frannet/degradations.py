@@ -26,8 +26,9 @@ def _cubic(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x < 1.0, near, torch.where(x < 2.0, far, torch.zeros_like(x)))
 
 
-def resize_matrix(in_size: int, out_size: int, dtype=torch.float64) -> torch.Tensor:
-    """The (out_size, in_size) matrix M such that M @ signal is Pillow's bicubic resize."""
+def resize_band(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pillow's bicubic resize as the band of its matrix M: (index, weight), both (out_size,
+    taps), with M[i, index[i, k]] = weight[i, k]. Memory grows with the sizes, not their product."""
     if in_size < 1 or out_size < 1:
         raise ValueError(f"sizes must be positive, got {in_size} -> {out_size}")
     scale = in_size / out_size
@@ -37,26 +38,6 @@ def resize_matrix(in_size: int, out_size: int, dtype=torch.float64) -> torch.Ten
     # Pillow truncates (center - support + 0.5) towards zero and clips to the image.
     lo = torch.clamp(torch.trunc(centers - support + 0.5), min=0)
     hi = torch.clamp(torch.trunc(centers + support + 0.5), max=in_size)
-    src = torch.arange(in_size, dtype=torch.float64)
-    weights = _cubic((src[None, :] - centers[:, None] + 0.5) / filterscale)
-    inside = (src[None, :] >= lo[:, None]) & (src[None, :] < hi[:, None])
-    weights = weights * inside
-    total = weights.sum(dim=1, keepdim=True)
-    weights = torch.where(total != 0, weights / torch.where(total != 0, total, 1.0), weights)
-    return weights.to(dtype)
-
-
-def resize_band(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``resize_matrix`` stored by its band: (index, weight), both (out_size, taps), with
-    M[i, index[i, k]] = weight[i, k]. Memory grows with the sizes, not their product."""
-    if in_size < 1 or out_size < 1:
-        raise ValueError(f"sizes must be positive, got {in_size} -> {out_size}")
-    scale = in_size / out_size
-    filterscale = max(scale, 1.0)
-    support = _CUBIC_SUPPORT * filterscale
-    centers = (torch.arange(out_size, dtype=torch.float64) + 0.5) * scale
-    lo = torch.clamp(torch.trunc(centers - support + 0.5), min=0)
-    hi = torch.clamp(torch.trunc(centers + support + 0.5), max=in_size)
     taps = int((hi - lo).max().item())
     src = lo[:, None] + torch.arange(taps, dtype=torch.float64)
     inside = src < hi[:, None]
@@ -64,6 +45,14 @@ def resize_band(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor
     total = weights.sum(dim=1, keepdim=True)
     weights = torch.where(total != 0, weights / torch.where(total != 0, total, 1.0), weights)
     return torch.where(inside, src, lo[:, None]).long(), weights
+
+
+def resize_matrix(in_size: int, out_size: int, dtype=torch.float64) -> torch.Tensor:
+    """The dense (out_size, in_size) matrix M such that M @ signal is Pillow's bicubic resize."""
+    index, weight = resize_band(in_size, out_size)
+    m = torch.zeros(out_size, in_size, dtype=torch.float64)
+    m.scatter_add_(1, index, weight)  # taps clipped at the border repeat the first index with weight 0
+    return m.to(dtype)
 
 
 def bicubic_resize(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -130,7 +130,7 @@ def _to_picture(samples: np.ndarray, info: dict) -> Picture:
     return Picture(np.ascontiguousarray(rgb), alpha, bits=8 * samples.dtype.itemsize, info=info, gray=channels < 3)
 
 
-def _samples(rgb: np.ndarray, alpha: np.ndarray | None, gray: bool, dtype=np.uint8) -> np.ndarray:
+def to_samples(rgb: np.ndarray, alpha: np.ndarray | None, gray: bool, dtype=np.uint8) -> np.ndarray:
     """(H, W, C) integer samples: gray (the channels' mean) or RGB, then alpha if any."""
     x = rgb.mean(axis=2, keepdims=True) if gray else rgb
     if alpha is not None:
@@ -141,7 +141,7 @@ def _samples(rgb: np.ndarray, alpha: np.ndarray | None, gray: bool, dtype=np.uin
 def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, gray: bool = False) -> Image.Image:
     """Float (H, W, 3) in [0, 1] (and optional alpha) to an 8-bit PIL image; ``gray`` keeps
     one channel (their mean)."""
-    samples = _samples(rgb, alpha, gray)
+    samples = to_samples(rgb, alpha, gray)
     return Image.fromarray(samples[..., 0] if samples.shape[2] == 1 else samples, MODES[samples.shape[2]])
 
 
@@ -154,7 +154,7 @@ def write_image(path: str | Path, picture: Picture, quality: int = DEFAULT_QUALI
         raise ValueError(f"{path}: unknown image format {path.suffix!r}")
     with atomic_write(path) as tmp:
         if picture.bits == 16 and fmt in DEEP_FORMATS:
-            write_deep(tmp, fmt, _samples(picture.rgb, picture.alpha, picture.gray, np.uint16), picture.info)
+            write_deep(tmp, fmt, to_samples(picture.rgb, picture.alpha, picture.gray, np.uint16), picture.info)
         else:
             _save_pillow(tmp, fmt, picture, quality)
 

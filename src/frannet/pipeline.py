@@ -13,23 +13,25 @@ from the picture (``noise_estimate``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .checkpoint import load_model
 from .config import RESTORATORS
 from .consistency import BicubicDown, Compose, Gray
 from .degradations import LUMA, to_gray
 from .io import Picture
+from .coords import pixel_centers
 from .models import FranNet
+from .models.sampling import sample_bicubic
 from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
 from .restorators.iterative import Sampling, render_iterative
-from .tiling import DEFAULT_TILE, render_tiled
+from .tiling import DEFAULT_MAX_MEMORY, auto_tile, render_bands, render_tiled
 
 WEIGHTS = Path(__file__).parent / "weights"
 BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
@@ -67,7 +69,8 @@ class Job:
     noise: float | None = 0.0     # input noise sigma (0-255); None: estimate it from the picture
     colorize: bool = False
     consistency: bool = False     # the output agrees exactly with the input under the degradation
-    tile: int = DEFAULT_TILE
+    tile: int | None = None       # encoder tile side in input pixels; None: the largest that fits max_memory
+    max_memory: int = DEFAULT_MAX_MEMORY  # bytes of working memory the automatic tile aims for
     restorator: str | None = None  # asked for: the last stage's model must be of this kind (None: any)
     sampling: Sampling = Sampling()  # for iterative models
 
@@ -91,8 +94,13 @@ def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bo
         if last and job.sampling != Sampling():
             raise ValueError("steps, eta, seed and samples are for the autoregressive and diffusion restorators "
                              "(and their models)")
-        return render_tiled(model, lr, size, tile=job.tile, progress=progress, **condition), None
-    return render_iterative(model, lr, size, job.sampling, tile=job.tile, progress=progress, **condition)
+        return render_tiled(model, lr, size, tile=_tile(model, lr, size, job), progress=progress, **condition), None
+    return render_iterative(model, lr, size, job.sampling, tile=_tile(model, lr, size, job), progress=progress,
+                            **condition)
+
+
+def _tile(model: FranNet, lr: torch.Tensor, size, job: Job) -> int:
+    return job.tile or auto_tile(model.cfg, tuple(lr.shape[-2:]), size, job.max_memory)
 
 
 def _is_gray(rgb: torch.Tensor) -> bool:
@@ -107,11 +115,45 @@ def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, job: Job, progress
     return out.clamp(0.0, 1.0), std
 
 
-def _resize_alpha(alpha: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bicubic like the models' base (grid_sample's), so an opaque colour un-premultiplies exactly."""
-    if tuple(alpha.shape) == size:
-        return alpha
-    return F.interpolate(alpha[None, None], size=size, mode="bicubic", align_corners=False)[0, 0].clamp(0.0, 1.0)
+def _resize_alpha(alpha: torch.Tensor, size: tuple[int, int], rows: slice | None = None) -> torch.Tensor:
+    """Alpha (h, w) at ``size`` (only ``rows`` of it, if given) with the models' bicubic base, so
+    an opaque colour un-premultiplies exactly."""
+    (out_h, out_w), (h, w) = size, alpha.shape
+    rows = rows or slice(0, out_h)
+    pos = pixel_centers(out_h, out_w, rows=rows, dtype=torch.float64) * torch.tensor([w, h], dtype=torch.float64)
+    values = sample_bicubic(alpha[None, :, :, None], pos[None] - 0.5)
+    return values.reshape(rows.stop - rows.start, out_w).clamp(0.0, 1.0)
+
+
+def _unpremultiply(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    return torch.where(alpha > ALPHA_EPS, rgb / alpha.clamp(min=ALPHA_EPS), 0.0).clamp(0.0, 1.0)
+
+
+@dataclass
+class _Input:
+    straight: torch.Tensor         # (3, h, w) colour as read
+    alpha: torch.Tensor | None     # (h, w)
+    sigma: float                   # the noise level to remove (0-255 scale)
+
+    @property
+    def premultiplied(self) -> torch.Tensor:
+        return self.straight if self.alpha is None else self.straight * self.alpha
+
+
+def _prepare(picture: Picture, job: Job) -> _Input:
+    straight = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
+    alpha = None if picture.alpha is None else torch.from_numpy(np.ascontiguousarray(picture.alpha))
+    sigma = float(job.noise) if job.noise is not None else estimate_noise(straight)
+    if job.noise is None:  # an estimate: below CLEAN is no noise, above the trained range is its top
+        sigma = 0.0 if sigma < CLEAN else min(sigma, MAX_NOISE)
+    return _Input(straight, alpha, sigma)
+
+
+def _output_info(picture: Picture, job: Job) -> dict:
+    info = dict(picture.info)
+    if picture.gray and job.colorize:  # a gray profile does not describe colour
+        info.pop("icc_profile", None)
+    return info
 
 
 def restore_picture(picture: Picture, job: Job, models: Models | None = None, progress=None) -> Picture:
@@ -123,13 +165,9 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
     ``progress`` (optional) is called with the number of output pixels finished by the last stage.
     """
     models = models or Models()
-    straight = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
-    alpha = None if picture.alpha is None else torch.from_numpy(np.ascontiguousarray(picture.alpha))
-    lr = straight if alpha is None else straight * alpha
+    given = _prepare(picture, job)
+    lr, sigma = given.premultiplied, given.sigma
     size, in_size = (job.height, job.width), tuple(lr.shape[-2:])
-    sigma = float(job.noise) if job.noise is not None else estimate_noise(straight)
-    if job.noise is None:  # an estimate: below CLEAN is no noise, above the trained range is its top
-        sigma = 0.0 if sigma < CLEAN else min(sigma, MAX_NOISE)
     if job.colorize:
         gray = to_gray(lr)
         rgb, std = _render(models.get("colorize"), gray, size, job, progress, True, noise=sigma, gray=True)
@@ -147,13 +185,44 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
             rgb, std = _render(models.get("upscale"), lr, size, job, progress, True)
             if job.consistency:
                 rgb = BicubicDown(size, in_size).project_valid(rgb, lr)
-    rgb = rgb.clamp(0.0, 1.0)
-    if alpha is not None:
-        alpha = _resize_alpha(alpha, size)
-        rgb = torch.where(alpha > ALPHA_EPS, rgb / alpha.clamp(min=ALPHA_EPS), 0.0).clamp(0.0, 1.0)
+    rgb, alpha = rgb.clamp(0.0, 1.0), None
+    if given.alpha is not None:
+        alpha = _resize_alpha(given.alpha, size)
+        rgb = _unpremultiply(rgb, alpha)
         alpha = alpha.numpy()
-    info = dict(picture.info)
-    if picture.gray and job.colorize:  # a gray profile does not describe colour
-        info.pop("icc_profile", None)
-    return Picture(rgb=rgb.permute(1, 2, 0).numpy(), alpha=alpha, bits=picture.bits, info=info,
+    return Picture(rgb=rgb.permute(1, 2, 0).numpy(), alpha=alpha, bits=picture.bits, info=_output_info(picture, job),
                    gray=picture.gray and not job.colorize, std=None if std is None else std.mean(dim=0).numpy())
+
+
+def restore_bands(picture: Picture, job: Job, models: Models | None = None,
+                  progress=None) -> tuple[Picture, Iterator[tuple[np.ndarray, np.ndarray | None]]]:
+    """``restore_picture`` for outputs too large to hold: the output's header (a Picture whose
+    rgb is empty; its bits, info and gray flag) and an iterator over bands of output rows, top
+    to bottom, each (rgb (rows, W, 3), alpha (rows, W) or None). The bands equal the rows of
+    ``restore_picture``'s result. Single-step upscaling and denoising only: the consistency
+    projection and colorization need the whole output at once."""
+    if job.colorize or job.consistency:
+        raise ValueError("outputs this large are written band by band, which --colorize and --consistency "
+                         "(they need the whole output at once) do not support yet")
+    models = models or Models()
+    given = _prepare(picture, job)
+    lr, size = given.premultiplied, (job.height, job.width)
+    model = models.get("upscale")
+    if given.sigma > 0:
+        denoised, _ = _denoise(models.get("denoise"), lr, given.sigma, job, None, size == tuple(lr.shape[-2:]))
+        lr = denoised
+    if model.cfg.restorator != "single" or job.restorator not in (None, "single"):
+        raise ValueError("outputs this large are written band by band, which only the single-step restorator does yet")
+
+    def bands():
+        for r0, rgb in render_bands(model, lr, size, tile=_tile(model, lr, size, job), progress=progress):
+            rgb, alpha = rgb.clamp(0.0, 1.0), None
+            if given.alpha is not None:
+                alpha = _resize_alpha(given.alpha, size, slice(r0, r0 + rgb.shape[1]))
+                rgb = _unpremultiply(rgb, alpha)
+                alpha = alpha.numpy()
+            yield rgb.permute(1, 2, 0).numpy(), alpha
+
+    header = Picture(rgb=np.zeros((0, job.width, 3), np.float32), bits=picture.bits, info=_output_info(picture, job),
+                     gray=picture.gray)
+    return header, bands()

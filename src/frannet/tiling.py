@@ -25,6 +25,34 @@ from .sampling import grid_coords
 Decode = Callable[[Encoding, torch.Tensor, torch.Tensor], torch.Tensor]
 
 DEFAULT_TILE = 512  # input pixels per tile side (about 100 MB per feature map with its margin)
+DEFAULT_MAX_MEMORY = 2 << 30  # bytes of working memory that the automatic tile size aims for
+BAND_BYTES = 16  # per output pixel of a band: float32 colour, and its 8-bit copy waiting to be written
+
+
+def encoder_bytes_per_pixel(cfg: ModelConfig) -> int:
+    """Peak bytes per input pixel (margin included) while a tile is encoded: a few live maps of
+    the trunk's width and the projected decoder maps (hidden wide at 1, 1/4, 1/16 ... of the
+    pixels). Measured peaks: 1.6 KB (frannet-sr) and 1.9 KB (frannet-denoise) per pixel."""
+    trunk_maps = 4 if cfg.unshuffle == 1 else 3  # the unshuffled trunk's maps are a quarter size
+    return 4 * (trunk_maps * cfg.channels + cfg.hidden * 4 // 3) * 5 // 4  # float32, a quarter spare
+
+
+def auto_tile(cfg: ModelConfig, in_size: tuple[int, int], out_size: tuple[int, int],
+              max_memory: int = DEFAULT_MAX_MEMORY) -> int:
+    """The largest tile (input pixels a side) whose encoding plus one band of output rows fits in
+    ``max_memory`` bytes; at least the alignment, so a tiny budget still makes progress."""
+    margin, align = receptive_margin(cfg), tile_alignment(cfg)
+    per_pixel = encoder_bytes_per_pixel(cfg)
+    rows_per_input_row = out_size[0] / in_size[0]
+    tile = max(in_size) + align  # one tile is the whole image: the most that can help
+    tile -= tile % align
+    while tile > align:
+        encoding = (tile + 2 * margin) ** 2 * per_pixel
+        band = tile * rows_per_input_row * out_size[1] * BAND_BYTES
+        if encoding + band <= max_memory:
+            break
+        tile -= max(align, tile // 8 - tile // 8 % align)
+    return max(tile, align)
 
 
 def receptive_margin(cfg: ModelConfig) -> int:
@@ -57,6 +85,46 @@ def _input_window(first: int, last: int, out_size: int, in_size: int, margin: in
 
 
 @torch.no_grad()
+def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
+                 region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
+                 progress: Callable[[int], None] | None = None, noise: float = 0.0,
+                 gray: bool = False, decode: Decode | None = None,
+                 channels: int = 3) -> Iterator[tuple[int, torch.Tensor]]:
+    """``render_tiled`` one band of output rows at a time, top to bottom: yields (first row,
+    (channels, rows, width) band). Only one band and one encoded tile are held at once, so an
+    output of any size can be written as it comes."""
+    if tile < 1:
+        raise ValueError(f"tile must be >= 1, got {tile}")
+    out_h, out_w = size
+    h, w = lr.shape[-2:]
+    x0, y0, x1, y1 = region or (0, 0, out_w, out_h)
+    if not (0 <= x0 < x1 <= out_w and 0 <= y0 < y1 <= out_h):
+        raise ValueError(f"region {(x0, y0, x1, y1)} is not inside the {out_w}x{out_h} output")
+    lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
+    scale = lr.new_tensor([[out_w / w, out_h / h, noise, float(gray)]])
+    latent = model.global_latent(lr)
+    margin, align = receptive_margin(model.cfg), tile_alignment(model.cfg)
+    # Output tiles follow the input tiles: about tile * scale output pixels a side.
+    step_x, step_y = max(1, round(tile * out_w / w)), max(1, round(tile * out_h / h))
+    if decode is None:
+        decode = lambda enc, pos, pixels: model.query_pixels(enc, pos)[0]  # noqa: E731
+    for r0, r1 in _spans(y0, y1, step_y):
+        band = lr.new_empty(channels, r1 - r0, x1 - x0)
+        top, bottom = _input_window(r0, r1 - 1, out_h, h, margin, align)
+        for q0, q1 in _spans(x0, x1, step_x):
+            left, right = _input_window(q0, q1 - 1, out_w, w, margin, align)
+            enc = model.encode(lr[..., top:bottom, left:right], scale, latent=latent)
+            rows = max(1, chunk // (q1 - q0))
+            for a, b in _spans(r0, r1, rows):
+                pts = pixel_centers(out_h, out_w, rows=slice(a, b), cols=slice(q0, q1), dtype=torch.float64)
+                pos = pts * pts.new_tensor([w, h]) - pts.new_tensor([left, top])  # input pixels, tile frame
+                values = decode(enc, pos[None], grid_coords(range(a, b), range(q0, q1)))
+                band[:, a - r0:b - r0, q0 - x0:q1 - x0] = values.T.reshape(channels, b - a, q1 - q0)
+                if progress is not None:
+                    progress((b - a) * (q1 - q0))
+        yield r0, band
+
+
 def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
                  region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
                  progress: Callable[[int], None] | None = None, noise: float = 0.0,
@@ -69,33 +137,12 @@ def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
     ``region`` = (x0, y0, x1, y1) renders only that window of the output (equal to the same
     crop of the full render). ``progress`` is called with the output pixels finished.
     """
-    if tile < 1:
-        raise ValueError(f"tile must be >= 1, got {tile}")
     out_h, out_w = size
-    h, w = lr.shape[-2:]
     x0, y0, x1, y1 = region or (0, 0, out_w, out_h)
-    if not (0 <= x0 < x1 <= out_w and 0 <= y0 < y1 <= out_h):
-        raise ValueError(f"region {(x0, y0, x1, y1)} is not inside the {out_w}x{out_h} output")
-    lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
-    scale = lr.new_tensor([[out_w / w, out_h / h, noise, float(gray)]])
-    latent = model.global_encoder(lr)
-    margin, align = receptive_margin(model.cfg), tile_alignment(model.cfg)
-    # Output tiles follow the input tiles: about tile * scale output pixels a side.
-    step_x, step_y = max(1, round(tile * out_w / w)), max(1, round(tile * out_h / h))
-    if decode is None:
-        decode = lambda enc, pos, pixels: model.query_pixels(enc, pos)[0]  # noqa: E731
-    out = lr.new_empty(channels, y1 - y0, x1 - x0)
-    for r0, r1 in _spans(y0, y1, step_y):
-        top, bottom = _input_window(r0, r1 - 1, out_h, h, margin, align)
-        for q0, q1 in _spans(x0, x1, step_x):
-            left, right = _input_window(q0, q1 - 1, out_w, w, margin, align)
-            enc = model.encode(lr[..., top:bottom, left:right], scale, latent=latent)
-            rows = max(1, chunk // (q1 - q0))
-            for a, b in _spans(r0, r1, rows):
-                pts = pixel_centers(out_h, out_w, rows=slice(a, b), cols=slice(q0, q1), dtype=torch.float64)
-                pos = pts * pts.new_tensor([w, h]) - pts.new_tensor([left, top])  # input pixels, tile frame
-                values = decode(enc, pos[None], grid_coords(range(a, b), range(q0, q1)))
-                out[:, a - y0:b - y0, q0 - x0:q1 - x0] = values.T.reshape(channels, b - a, q1 - q0)
-                if progress is not None:
-                    progress((b - a) * (q1 - q0))
+    bands = render_bands(model, lr, size, tile, region, chunk, progress, noise, gray, decode, channels)
+    out = None
+    for r0, band in bands:
+        if out is None:
+            out = band.new_empty(channels, y1 - y0, x1 - x0)
+        out[:, r0 - y0:r0 - y0 + band.shape[1]] = band
     return out

@@ -119,7 +119,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     model = FranNet(cfg.model).to(dist.device)
     if cfg.freeze_encoder:  # the decoder alone learns; the encoders keep init's (or the checkpoint's) weights
         model.encoder.requires_grad_(False)
-        model.global_encoder.requires_grad_(False)
+        if model.global_encoder is not None:
+            model.global_encoder.requires_grad_(False)
     ema = copy.deepcopy(model).requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -32,7 +32,7 @@ class FranNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = Encoder(cfg, condition_dims(cfg))
-        self.global_encoder = GlobalEncoder(cfg)
+        self.global_encoder = GlobalEncoder(cfg) if cfg.latent > 0 else None
         self.decoder = CoordinateDecoder(cfg)
 
     def encode(self, lr: torch.Tensor, degradation: torch.Tensor, latent: torch.Tensor | None = None) -> Encoding:
@@ -42,9 +42,15 @@ class FranNet(nn.Module):
         cond = condition(degradation, self.cfg)
         maps = self.encoder(lr, cond)
         if latent is None:
-            latent = self.global_encoder(lr)
+            latent = self.global_latent(lr)
         projected, bias = self.decoder.prepare(maps, latent, cond)
         return Encoding(lr=lr.permute(0, 2, 3, 1).contiguous(), projected=projected, bias=bias)
+
+    def global_latent(self, lr: torch.Tensor) -> torch.Tensor:
+        """(B, latent) from a small view of the whole input; (B, 0) for a model without one."""
+        if self.global_encoder is None:
+            return lr.new_zeros(lr.shape[0], 0)
+        return self.global_encoder(lr)
 
     def query(self, enc: Encoding, points: torch.Tensor, x_t: torch.Tensor | None = None,
               t: torch.Tensor | None = None) -> torch.Tensor:

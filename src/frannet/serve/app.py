@@ -33,10 +33,11 @@ from starlette.staticfiles import StaticFiles
 
 from ..checkpoint import CheckpointError
 from ..io import ImageReadError, Picture, read_image, to_pil
+from ..parsing import MAX_NOISE
 from ..pipeline import Job, Models, restore_picture
 from . import DEFAULT_MAX_PIXELS
 from .jobs import JobQueue, QueueFull, Task
-from .options import MAX_NOISE, RESTORATORS, TASKS, job_from_form
+from .options import RESTORATORS, TASKS, job_from_form
 
 STATIC = Path(__file__).parent / "static"
 FORM_ROOM = 64 * 1024  # bytes allowed past the upload limit for the form's other fields

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from ..api import output_size
-from ..parsing import MAX_NOISE, parse_noise, parse_scale, parse_size
+from ..parsing import parse_noise, parse_scale, parse_size
 from ..pipeline import Job
 
 TASKS = {"upscale": "Upscale", "denoise": "Denoise", "colorize": "Colorize", "all": "All at once"}

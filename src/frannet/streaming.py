@@ -1,0 +1,62 @@
+"""Outputs too large to hold in memory, written as they are restored.
+
+``pipeline.restore_bands`` gives the output as bands of rows; here they are converted to
+8 or 16 bits and cut into square tiles of a BigTIFF, which tifffile writes one at a time. Memory
+holds one band and one row of tiles, whatever the output size. Only TIFF can be written this
+way: Pillow writes PNG and JPEG from a whole image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from .atomic import atomic_write
+from .codecs import tiff_options
+from .io import Picture, to_samples
+
+TIFF_TILE = 256          # tile side in output pixels (TIFF tiles are multiples of 16)
+STREAMED_SUFFIXES = (".tif", ".tiff")
+WHOLE_BYTES_PER_PIXEL = 40  # an output held whole: float colour, its clamped copy, 8-bit samples, the encoder's copy
+
+
+def needs_streaming(width: int, height: int, max_memory: int) -> bool:
+    """Whether an output of this size is too large to hold whole within ``max_memory`` bytes."""
+    return width * height * WHOLE_BYTES_PER_PIXEL > max_memory
+
+
+def _tiles(bands: Iterable[tuple[np.ndarray, np.ndarray | None]], header: Picture, dtype) -> Iterator[np.ndarray]:
+    """Tiles in TIFF order (left to right, then down) from bands of any height; edge tiles are padded."""
+    pending = None
+    for rgb, alpha in bands:
+        samples = to_samples(rgb, alpha, header.gray, dtype)
+        pending = samples if pending is None else np.concatenate([pending, samples])
+        while len(pending) >= TIFF_TILE:
+            yield from _row_of_tiles(pending[:TIFF_TILE])
+            pending = pending[TIFF_TILE:]
+    if pending is not None and len(pending):
+        yield from _row_of_tiles(pending)
+
+
+def _row_of_tiles(rows: np.ndarray) -> Iterator[np.ndarray]:
+    for left in range(0, rows.shape[1], TIFF_TILE):
+        tile = rows[:, left:left + TIFF_TILE]
+        pad = ((0, TIFF_TILE - tile.shape[0]), (0, TIFF_TILE - tile.shape[1]), (0, 0))
+        yield np.pad(tile, pad) if any(p[1] for p in pad) else np.ascontiguousarray(tile)
+
+
+def write_streamed_tiff(path: str | Path, header: Picture, width: int, height: int,
+                        bands: Iterable[tuple[np.ndarray, np.ndarray | None]], alpha: bool) -> None:
+    """Write the bands (see ``pipeline.restore_bands``) atomically as a tiled, deflated BigTIFF,
+    16-bit if the source was. ``alpha`` says whether the bands carry alpha."""
+    path = Path(path)
+    if path.suffix.lower() not in STREAMED_SUFFIXES:
+        raise ValueError(f"{path}: an output this large is written tile by tile, which only TIFF (.tif) allows")
+    dtype = np.uint16 if header.bits == 16 else np.uint8
+    channels = (1 if header.gray else 3) + int(alpha)
+    with atomic_write(path) as tmp:
+        tifffile.imwrite(tmp, data=_tiles(bands, header, dtype), shape=(height, width, channels), dtype=dtype,
+                         tile=(TIFF_TILE, TIFF_TILE), bigtiff=True, **tiff_options(channels, header.info))

@@ -1,0 +1,83 @@
+"""Outputs too large to hold: band-by-band restoration written as a tiled BigTIFF."""
+
+import numpy as np
+import pytest
+import tifffile
+from tiny import tiny_model
+
+from frannet.cli import main
+from frannet.io import Picture, read_image, to_samples
+from frannet.pipeline import Job, Models, restore_bands, restore_picture
+from frannet.streaming import TIFF_TILE, needs_streaming, write_streamed_tiff
+from frannet.tiling import auto_tile
+
+
+def _picture(h, w, alpha=False, bits=8, seed=0):
+    g = np.random.default_rng(seed)
+    rgb = g.random((h, w, 3), dtype=np.float32)
+    a = g.random((h, w), dtype=np.float32) if alpha else None
+    return Picture(rgb, a, bits=bits)
+
+
+@pytest.mark.parametrize("alpha,bits", [(False, 8), (True, 8), (True, 16)])
+def test_streamed_tiff_equals_the_whole_output(tmp_path, alpha, bits):
+    models = Models(upscale=tiny_model())
+    picture = _picture(45, 70, alpha, bits)
+    job = Job(width=301, height=263, tile=16)  # many bands, none aligned with the TIFF tiles
+    whole = restore_picture(picture, job, models)
+    header, bands = restore_bands(picture, job, models)
+    write_streamed_tiff(tmp_path / "out.tif", header, 301, 263, bands, alpha=alpha)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.is_bigtiff and tif.pages[0].is_tiled and tif.pages[0].tilewidth == TIFF_TILE
+        written = tif.asarray()
+    dtype = np.uint16 if bits == 16 else np.uint8
+    expected = to_samples(whole.rgb, whole.alpha, False, dtype)
+    assert written.shape == expected.shape and written.dtype == dtype
+    assert np.abs(written.astype(int) - expected.astype(int)).max() <= 1  # float rounding at .5 only
+
+
+def test_bands_are_refused_for_whole_image_tasks():
+    with pytest.raises(ValueError, match="consistency"):
+        restore_bands(_picture(8, 8), Job(16, 16, consistency=True), Models(upscale=tiny_model()))
+
+
+def test_cli_streams_a_large_output_to_tiff(tmp_path, capsys):
+    src = tmp_path / "in.png"
+    from PIL import Image
+    Image.fromarray((_picture(40, 50).rgb * 255).astype(np.uint8)).save(src)
+    model = tmp_path / "tiny.safetensors"
+    from frannet.checkpoint import save_model
+    save_model(model, tiny_model())
+    out = tmp_path / "out.tif"
+    # 1 MB of working memory cannot hold a 200x160 output whole (40 bytes a pixel): it streams
+    assert needs_streaming(200, 160, 1 << 20)
+    assert main(["restore", str(src), "-o", str(out), "--scale", "4", "--model", str(model),
+                 "--max-memory", "1", "--quiet"]) == 0
+    streamed = read_image(out).rgb
+    assert main(["restore", str(src), "-o", str(tmp_path / "whole.png"), "--scale", "4", "--model", str(model),
+                 "--quiet"]) == 0
+    assert np.abs(streamed - read_image(tmp_path / "whole.png").rgb).max() <= 1 / 255 + 1e-6
+    assert main(["restore", str(src), "-o", str(tmp_path / "big.png"), "--scale", "4", "--model", str(model),
+                 "--max-memory", "1", "--quiet"]) != 0
+    assert "only TIFF" in capsys.readouterr().err
+    assert not (tmp_path / "big.png").exists()
+
+
+def test_auto_tile_shrinks_with_the_budget_and_fits_it():
+    from frannet.tiling import BAND_BYTES, encoder_bytes_per_pixel, receptive_margin
+
+    cfg = tiny_model().cfg
+    tiles = [auto_tile(cfg, (4000, 3000), (16000, 12000), mb << 20) for mb in (64, 256, 1024, 4096)]
+    assert tiles == sorted(tiles) and tiles[0] < tiles[-1]
+    m = receptive_margin(cfg)
+    for mb, tile in zip((64, 256, 1024, 4096), tiles):
+        assert (tile + 2 * m) ** 2 * encoder_bytes_per_pixel(cfg) + tile * 4 * 12000 * BAND_BYTES <= mb << 20
+    assert auto_tile(cfg, (50, 40), (50, 40)) >= 50  # a small image is one tile
+
+
+def test_tiled_render_uses_the_automatic_tile_without_changing_the_result():
+    models = Models(upscale=tiny_model())
+    picture = _picture(33, 47)
+    small = restore_picture(picture, Job(94, 66, max_memory=1 << 20), models).rgb
+    large = restore_picture(picture, Job(94, 66), models).rgb
+    assert np.abs(small - large).max() <= 1e-5
