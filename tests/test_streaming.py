@@ -81,3 +81,33 @@ def test_tiled_render_uses_the_automatic_tile_without_changing_the_result():
     small = restore_picture(picture, Job(94, 66, max_memory=1 << 20), models).rgb
     large = restore_picture(picture, Job(94, 66), models).rgb
     assert np.abs(small - large).max() <= 1e-5
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+def test_region_equals_the_crop_of_the_whole_output(alpha):
+    models = Models(upscale=tiny_model())
+    picture = _picture(31, 40, alpha)
+    whole = restore_picture(picture, Job(97, 80), models)
+    window = restore_picture(picture, Job(97, 80, region=(13, 7, 61, 77)), models)
+    assert np.abs(window.rgb - whole.rgb[7:77, 13:61]).max() <= 1e-6
+    if alpha:
+        assert np.abs(window.alpha - whole.alpha[7:77, 13:61]).max() <= 1e-6
+
+
+def test_region_through_the_cli(tmp_path, capsys):
+    from PIL import Image
+
+    from frannet.checkpoint import save_model
+
+    src, model = tmp_path / "in.png", tmp_path / "tiny.safetensors"
+    Image.fromarray((_picture(30, 40).rgb * 255).astype(np.uint8)).save(src)
+    save_model(model, tiny_model())
+    args = ["restore", str(src), "--scale", "2", "--model", str(model), "--quiet"]
+    assert main(args + ["-o", str(tmp_path / "whole.png")]) == 0
+    assert main(args + ["-o", str(tmp_path / "window.png"), "--region", "10,5,50,45"]) == 0
+    whole, window = read_image(tmp_path / "whole.png").rgb, read_image(tmp_path / "window.png").rgb
+    assert window.shape == (40, 40, 3) and np.array_equal(window, whole[5:45, 10:50])
+    assert main(args + ["-o", str(tmp_path / "bad.png"), "--region", "10,5,90,45"]) != 0
+    assert "not a window inside the 80x60 output" in capsys.readouterr().err
+    assert main(args + ["-o", str(tmp_path / "bad.png"), "--region", "1,2,3"]) != 0
+    assert "X0,Y0,X1,Y1" in capsys.readouterr().err

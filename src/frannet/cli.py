@@ -27,7 +27,7 @@ from pathlib import Path
 from .checkpoint import CheckpointError
 from .config import ConfigError
 from .io import DEFAULT_QUALITY, IMAGE_SUFFIXES, ConversionWarning, ImageReadError
-from .parsing import parse_noise, parse_scale, parse_size
+from .parsing import parse_noise, parse_region, parse_scale, parse_size
 
 
 LARGE_OUTPUT = 4_000_000  # outputs with more pixels than this get a progress bar of their own
@@ -89,6 +89,7 @@ def _restore(args) -> int:
     scale = parse_scale(args.scale) if args.scale else None
     size = parse_size(args.size) if args.size else None
     scale = 1.0 if scale is None and size is None else scale
+    region = parse_region(args.region) if args.region else None
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be between 1 and 100, got {args.quality}")
     jobs = _restore_jobs(args.input, Path(args.output))
@@ -112,14 +113,15 @@ def _restore(args) -> int:
         try:
             picture = read_image(src, max_pixels=args.max_pixels)  # the output is no smaller than the input
             width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=args.max_pixels)
-            with tqdm(total=width * height, desc=src.name, unit="px", unit_scale=True, leave=False,
-                      disable=args.quiet or width * height < LARGE_OUTPUT) as pixels:
-                job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
-                          tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
-                          sampling=sampling)
-                if needs_streaming(width, height, job.max_memory):  # never held whole: written band by band
+            job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
+                      tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
+                      sampling=sampling, region=region)
+            x0, y0, x1, y1 = job.window
+            with tqdm(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", unit_scale=True, leave=False,
+                      disable=args.quiet or (x1 - x0) * (y1 - y0) < LARGE_OUTPUT) as pixels:
+                if needs_streaming(x1 - x0, y1 - y0, job.max_memory):  # never held whole: written band by band
                     header, bands = restore_bands(picture, job, models, progress=pixels.update)
-                    write_streamed_tiff(dst, header, width, height, bands, alpha=picture.alpha is not None)
+                    write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
                     continue
                 result = restore_picture(picture, job, models, progress=pixels.update)
                 write_image(dst, result, quality=args.quality)
@@ -383,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--max-memory", type=_positive_int, default=DEFAULT_MAX_MEMORY >> 20, metavar="MB",
                        help=f"working memory to aim for (default {DEFAULT_MAX_MEMORY >> 20}); larger outputs are "
                             f"written to TIFF tile by tile, never held whole")
+        p.add_argument("--region", metavar="X0,Y0,X1,Y1",
+                       help="render only this window of the output (its pixels; equal to the same crop of the "
+                            "whole output), e.g. to look closely at a huge image without computing the rest")
         p.add_argument("--consistency", action="store_true",
                        help="project the upscaled output so that bicubic downscaling gives back the input exactly")
         p.add_argument("--quality", type=int, default=DEFAULT_QUALITY,

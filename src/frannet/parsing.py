@@ -43,3 +43,14 @@ def parse_noise(text: str | None) -> float | None:
     if not 0 <= sigma <= MAX_NOISE:  # also refuses NaN
         raise ValueError(f"noise must be 'auto' or a sigma between 0 and {MAX_NOISE:g} (0-255 scale), got {text!r}")
     return sigma
+
+
+def parse_region(text: str) -> tuple[int, int, int, int]:
+    """'X0,Y0,X1,Y1': a window of the output in its pixels (x1, y1 exclusive)."""
+    try:
+        x0, y0, x1, y1 = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"region expects X0,Y0,X1,Y1 in output pixels, e.g. 0,0,512,512, got {text!r}") from None
+    if not (0 <= x0 < x1 and 0 <= y0 < y1):
+        raise ValueError(f"region needs 0 <= x0 < x1 and 0 <= y0 < y1, got {text!r}")
+    return x0, y0, x1, y1

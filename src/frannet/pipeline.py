@@ -73,10 +73,24 @@ class Job:
     max_memory: int = DEFAULT_MAX_MEMORY  # bytes of working memory the automatic tile aims for
     restorator: str | None = None  # asked for: the last stage's model must be of this kind (None: any)
     sampling: Sampling = Sampling()  # for iterative models
+    region: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1): only this window of the output
 
     def __post_init__(self):
         if self.restorator not in (None, *RESTORATORS):
             raise ValueError(f"restorator must be one of {', '.join(RESTORATORS)}, got {self.restorator!r}")
+        if self.region is not None:
+            x0, y0, x1, y1 = self.region
+            if not (0 <= x0 < x1 <= self.width and 0 <= y0 < y1 <= self.height):
+                raise ValueError(f"region {x0},{y0},{x1},{y1} is not a window inside the {self.width}x{self.height} "
+                                 f"output (x0 < x1 <= width, y0 < y1 <= height)")
+            if self.colorize or self.consistency:
+                raise ValueError("--region renders a window on its own, which --colorize and --consistency (they "
+                                 "need the whole output) do not allow")
+
+    @property
+    def window(self) -> tuple[int, int, int, int]:
+        """The part of the output rendered: the region, or all of it."""
+        return self.region or (0, 0, self.width, self.height)
 
 
 def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bool = False, **condition):
@@ -90,11 +104,15 @@ def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bo
         name = {"single": "single-step"}
         raise ValueError(f"the {name.get(job.restorator, job.restorator)} restorator needs a model trained for it, "
                          f"but this model is {name.get(kind, kind)}: pass one with --model")
+    region = job.region if last else None
     if kind == "single":
         if last and job.sampling != Sampling():
             raise ValueError("steps, eta, seed and samples are for the autoregressive and diffusion restorators "
                              "(and their models)")
-        return render_tiled(model, lr, size, tile=_tile(model, lr, size, job), progress=progress, **condition), None
+        return render_tiled(model, lr, size, tile=_tile(model, lr, size, job), progress=progress, region=region,
+                            **condition), None
+    if region is not None:
+        raise ValueError("--region works with the single-step restorator only, for now")
     return render_iterative(model, lr, size, job.sampling, tile=_tile(model, lr, size, job), progress=progress,
                             **condition)
 
@@ -115,14 +133,13 @@ def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, job: Job, progress
     return out.clamp(0.0, 1.0), std
 
 
-def _resize_alpha(alpha: torch.Tensor, size: tuple[int, int], rows: slice | None = None) -> torch.Tensor:
-    """Alpha (h, w) at ``size`` (only ``rows`` of it, if given) with the models' bicubic base, so
-    an opaque colour un-premultiplies exactly."""
+def _resize_alpha(alpha: torch.Tensor, size: tuple[int, int], rows: slice, cols: slice) -> torch.Tensor:
+    """The window (rows, cols) of alpha (h, w) resized to ``size`` with the models' bicubic base,
+    so an opaque colour un-premultiplies exactly."""
     (out_h, out_w), (h, w) = size, alpha.shape
-    rows = rows or slice(0, out_h)
-    pos = pixel_centers(out_h, out_w, rows=rows, dtype=torch.float64) * torch.tensor([w, h], dtype=torch.float64)
+    pos = pixel_centers(out_h, out_w, rows, cols, dtype=torch.float64) * torch.tensor([w, h], dtype=torch.float64)
     values = sample_bicubic(alpha[None, :, :, None], pos[None] - 0.5)
-    return values.reshape(rows.stop - rows.start, out_w).clamp(0.0, 1.0)
+    return values.reshape(rows.stop - rows.start, cols.stop - cols.start).clamp(0.0, 1.0)
 
 
 def _unpremultiply(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -187,7 +204,8 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
                 rgb = BicubicDown(size, in_size).project_valid(rgb, lr)
     rgb, alpha = rgb.clamp(0.0, 1.0), None
     if given.alpha is not None:
-        alpha = _resize_alpha(given.alpha, size)
+        x0, y0, x1, y1 = job.window
+        alpha = _resize_alpha(given.alpha, size, slice(y0, y1), slice(x0, x1))
         rgb = _unpremultiply(rgb, alpha)
         alpha = alpha.numpy()
     return Picture(rgb=rgb.permute(1, 2, 0).numpy(), alpha=alpha, bits=picture.bits, info=_output_info(picture, job),
@@ -214,15 +232,18 @@ def restore_bands(picture: Picture, job: Job, models: Models | None = None,
     if model.cfg.restorator != "single" or job.restorator not in (None, "single"):
         raise ValueError("outputs this large are written band by band, which only the single-step restorator does yet")
 
+    x0, _, x1, _ = job.window
+
     def bands():
-        for r0, rgb in render_bands(model, lr, size, tile=_tile(model, lr, size, job), progress=progress):
+        for r0, rgb in render_bands(model, lr, size, tile=_tile(model, lr, size, job), region=job.region,
+                                    progress=progress):
             rgb, alpha = rgb.clamp(0.0, 1.0), None
             if given.alpha is not None:
-                alpha = _resize_alpha(given.alpha, size, slice(r0, r0 + rgb.shape[1]))
+                alpha = _resize_alpha(given.alpha, size, slice(r0, r0 + rgb.shape[1]), slice(x0, x1))
                 rgb = _unpremultiply(rgb, alpha)
                 alpha = alpha.numpy()
             yield rgb.permute(1, 2, 0).numpy(), alpha
 
-    header = Picture(rgb=np.zeros((0, job.width, 3), np.float32), bits=picture.bits, info=_output_info(picture, job),
+    header = Picture(rgb=np.zeros((0, x1 - x0, 3), np.float32), bits=picture.bits, info=_output_info(picture, job),
                      gray=picture.gray)
     return header, bands()
