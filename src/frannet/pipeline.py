@@ -30,6 +30,7 @@ from .models import FranNet
 from .models.sampling import sample_bicubic
 from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
+from .restorators.consistent import Observation
 from .restorators.iterative import Sampling, render_iterative
 from .tiling import DEFAULT_MAX_MEMORY, auto_tile, render_bands, render_tiled
 
@@ -93,11 +94,13 @@ class Job:
         return self.region or (0, 0, self.width, self.height)
 
 
-def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bool = False, **condition):
+def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bool = False,
+            observation: Observation | None = None, **condition):
     """One stage: its (3, H, W) output and, from an iterative model, the per-pixel std of its samples.
 
     The ``last`` stage's model must match the restorator asked for, and sampling options need an
-    iterative model there.
+    iterative model there. An iterative model projects every step onto the ``observation`` (DDNM);
+    a single-step one's output is projected by the caller.
     """
     kind = model.cfg.restorator
     if last and job.restorator not in (None, kind):
@@ -114,7 +117,7 @@ def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bo
     if region is not None:
         raise ValueError("--region works with the single-step restorator only, for now")
     return render_iterative(model, lr, size, job.sampling, tile=_tile(model, lr, size, job), progress=progress,
-                            **condition)
+                            observation=observation, **condition)
 
 
 def _tile(model: FranNet, lr: torch.Tensor, size, job: Job) -> int:
@@ -186,11 +189,11 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
     lr, sigma = given.premultiplied, given.sigma
     size, in_size = (job.height, job.width), tuple(lr.shape[-2:])
     if job.colorize:
-        gray = to_gray(lr)
-        rgb, std = _render(models.get("colorize"), gray, size, job, progress, True, noise=sigma, gray=True)
-        if sigma == 0:  # the luma is observed exactly: keep it (range-null-space projection)
-            luma = Gray(LUMA)
-            op = luma if size == in_size else Compose(luma, BicubicDown(size, in_size))
+        gray, luma = to_gray(lr), Gray(LUMA)
+        op = (luma if size == in_size else Compose(luma, BicubicDown(size, in_size))) if sigma == 0 else None
+        observed = Observation(op, luma(gray)) if job.consistency and op is not None else None
+        rgb, std = _render(models.get("colorize"), gray, size, job, progress, True, observed, noise=sigma, gray=True)
+        if op is not None:  # the luma is observed exactly: keep it (range-null-space projection)
             rgb = op.project_valid(rgb, luma(gray))
     else:
         same_size = size == in_size
@@ -199,9 +202,11 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
         if sigma > 0 and same_size:
             rgb = lr
         else:
-            rgb, std = _render(models.get("upscale"), lr, size, job, progress, True)
-            if job.consistency:
-                rgb = BicubicDown(size, in_size).project_valid(rgb, lr)
+            down = BicubicDown(size, in_size) if job.consistency else None  # what the models learn to invert
+            observed = Observation(down, lr) if down is not None else None
+            rgb, std = _render(models.get("upscale"), lr, size, job, progress, True, observed)
+            if down is not None:  # exact already from an iterative model; this also keeps it in [0, 1]
+                rgb = down.project_valid(rgb, lr)
     rgb, alpha = rgb.clamp(0.0, 1.0), None
     if given.alpha is not None:
         x0, y0, x1, y1 = job.window

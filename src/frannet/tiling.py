@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 
@@ -84,6 +85,65 @@ def _input_window(first: int, last: int, out_size: int, in_size: int, margin: in
     return lo - lo % align, min(in_size, math.ceil(u_hi) + margin)
 
 
+@dataclass(frozen=True)
+class Tile:
+    """Output pixels ``rows`` x ``cols`` (ranges), decoded from the input window
+    (top, bottom, left, right) that is encoded with its margin."""
+
+    rows: range
+    cols: range
+    window: tuple[int, int, int, int]
+
+    def chunks(self, chunk: int) -> Iterator[range]:
+        """Spans of whole rows of the tile, about ``chunk`` output pixels each."""
+        step = max(1, chunk // len(self.cols))
+        return (range(a, b) for a, b in _spans(self.rows.start, self.rows.stop, step))
+
+    def points(self, rows: range, in_size: tuple[int, int], size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positions (1, N, 2) in the window's input pixels and output pixels (N, 2) as (row, col)
+        of ``rows`` x ``cols``, row-major."""
+        (h, w), (out_h, out_w) = in_size, size
+        top, _, left, _ = self.window
+        pts = pixel_centers(out_h, out_w, rows=slice(rows.start, rows.stop), cols=slice(self.cols.start, self.cols.stop),
+                            dtype=torch.float64)
+        pos = pts * pts.new_tensor([w, h]) - pts.new_tensor([left, top])
+        return pos[None], grid_coords(rows, self.cols)
+
+
+def tile_bands(cfg: ModelConfig, in_size: tuple[int, int], size: tuple[int, int], tile: int = DEFAULT_TILE,
+               region: tuple[int, int, int, int] | None = None) -> Iterator[list[Tile]]:
+    """The tiles that cover ``region`` (x0, y0, x1, y1) of the output (default all), band by band:
+    output tiles follow the input tiles, about tile * scale output pixels a side."""
+    if tile < 1:
+        raise ValueError(f"tile must be >= 1, got {tile}")
+    (h, w), (out_h, out_w) = in_size, size
+    x0, y0, x1, y1 = region or (0, 0, out_w, out_h)
+    if not (0 <= x0 < x1 <= out_w and 0 <= y0 < y1 <= out_h):
+        raise ValueError(f"region {(x0, y0, x1, y1)} is not inside the {out_w}x{out_h} output")
+    margin, align = receptive_margin(cfg), tile_alignment(cfg)
+    step_x, step_y = max(1, round(tile * out_w / w)), max(1, round(tile * out_h / h))
+    for r0, r1 in _spans(y0, y1, step_y):
+        top, bottom = _input_window(r0, r1 - 1, out_h, h, margin, align)
+        yield [Tile(range(r0, r1), range(q0, q1), (top, bottom, *_input_window(q0, q1 - 1, out_w, w, margin, align)))
+               for q0, q1 in _spans(x0, x1, step_x)]
+
+
+def tile_encoder(model: FranNet, lr: torch.Tensor, size: tuple[int, int], noise: float = 0.0,
+                 gray: bool = False) -> Callable[[Tile], Encoding]:
+    """Encodes a tile's window of (3, h, w) or (1, 3, h, w) ``lr`` with the whole image's global
+    latent and scale condition, so its features equal the untiled ones."""
+    lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
+    (out_h, out_w), (h, w) = size, lr.shape[-2:]
+    scale = lr.new_tensor([[out_w / w, out_h / h, noise, float(gray)]])
+    latent = model.global_latent(lr)
+
+    def encode(tile: Tile) -> Encoding:
+        top, bottom, left, right = tile.window
+        return model.encode(lr[..., top:bottom, left:right], scale, latent=latent)
+
+    return encode
+
+
 @torch.no_grad()
 def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
                  region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
@@ -93,36 +153,24 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
     """``render_tiled`` one band of output rows at a time, top to bottom: yields (first row,
     (channels, rows, width) band). Only one band and one encoded tile are held at once, so an
     output of any size can be written as it comes."""
-    if tile < 1:
-        raise ValueError(f"tile must be >= 1, got {tile}")
-    out_h, out_w = size
-    h, w = lr.shape[-2:]
-    x0, y0, x1, y1 = region or (0, 0, out_w, out_h)
-    if not (0 <= x0 < x1 <= out_w and 0 <= y0 < y1 <= out_h):
-        raise ValueError(f"region {(x0, y0, x1, y1)} is not inside the {out_w}x{out_h} output")
-    lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
-    scale = lr.new_tensor([[out_w / w, out_h / h, noise, float(gray)]])
-    latent = model.global_latent(lr)
-    margin, align = receptive_margin(model.cfg), tile_alignment(model.cfg)
-    # Output tiles follow the input tiles: about tile * scale output pixels a side.
-    step_x, step_y = max(1, round(tile * out_w / w)), max(1, round(tile * out_h / h))
+    in_size = tuple(lr.shape[-2:])
+    x0, _, x1, _ = region or (0, 0, size[1], size[0])
+    encode = tile_encoder(model, lr, size, noise, gray)
     if decode is None:
         decode = lambda enc, pos, pixels: model.query_pixels(enc, pos)[0]  # noqa: E731
-    for r0, r1 in _spans(y0, y1, step_y):
-        band = lr.new_empty(channels, r1 - r0, x1 - x0)
-        top, bottom = _input_window(r0, r1 - 1, out_h, h, margin, align)
-        for q0, q1 in _spans(x0, x1, step_x):
-            left, right = _input_window(q0, q1 - 1, out_w, w, margin, align)
-            enc = model.encode(lr[..., top:bottom, left:right], scale, latent=latent)
-            rows = max(1, chunk // (q1 - q0))
-            for a, b in _spans(r0, r1, rows):
-                pts = pixel_centers(out_h, out_w, rows=slice(a, b), cols=slice(q0, q1), dtype=torch.float64)
-                pos = pts * pts.new_tensor([w, h]) - pts.new_tensor([left, top])  # input pixels, tile frame
-                values = decode(enc, pos[None], grid_coords(range(a, b), range(q0, q1)))
-                band[:, a - r0:b - r0, q0 - x0:q1 - x0] = values.T.reshape(channels, b - a, q1 - q0)
+    for band_tiles in tile_bands(model.cfg, in_size, size, tile, region):
+        rows = band_tiles[0].rows
+        band = lr.new_empty(channels, len(rows), x1 - x0)
+        for t in band_tiles:
+            enc = encode(t)
+            for span in t.chunks(chunk):
+                pos, pixels = t.points(span, in_size, size)
+                values = decode(enc, pos, pixels)
+                band[:, span.start - rows.start:span.stop - rows.start, t.cols.start - x0:t.cols.stop - x0] = \
+                    values.T.reshape(channels, len(span), len(t.cols))
                 if progress is not None:
-                    progress((b - a) * (q1 - q0))
-        yield r0, band
+                    progress(len(span) * len(t.cols))
+        yield rows.start, band
 
 
 def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,

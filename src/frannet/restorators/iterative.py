@@ -117,14 +117,20 @@ def sample_pixels(model: FranNet, enc, pos: torch.Tensor, pixels: torch.Tensor, 
 @torch.no_grad()
 def render_iterative(model: FranNet, lr: torch.Tensor, size: tuple[int, int], sampling: Sampling = Sampling(),
                      tile: int = DEFAULT_TILE, chunk: int = DEFAULT_CHUNK, progress=None, noise: float = 0.0,
-                     gray: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                     gray: bool = False, observation=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Restore (3, h, w) ``lr`` to ``size`` = (H, W) with an iterative model: the mean of the
     samples and their per-pixel std, each (3, H, W). ``tile`` (input pixels), ``noise`` and
     ``gray`` are as for ``render_tiled``; the result does not depend on ``tile`` or ``chunk``
-    (output pixels sampled at once, over all samples)."""
+    (output pixels sampled at once, over all samples). With a ``consistent.Observation``, every
+    step's estimate is projected onto it (DDNM; see ``consistent``)."""
     if not model.cfg.iterative:
         raise ValueError("this is a single-step model; the autoregressive and diffusion restorators need a model "
                          "trained for them")
+    if observation is not None:
+        from .consistent import render_consistent  # which builds on this module
+
+        return render_consistent(model, lr, size, sampling, observation, tile=tile, chunk=chunk, progress=progress,
+                                 noise=noise, gray=gray)
     out = render_tiled(model, lr, size, tile=tile, chunk=max(1, chunk // sampling.samples),
                        progress=progress, noise=noise, gray=gray, channels=6,
                        decode=lambda enc, pos, pixels: sample_pixels(model, enc, pos, pixels, sampling))

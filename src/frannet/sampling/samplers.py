@@ -3,7 +3,10 @@
 ``model_fn(x, t)`` returns the interpolant's prediction for values x at time t in [0, 1].
 ``noise(step, like)`` returns standard normal values shaped like ``like`` for the given step
 (``torch_noise(generator)`` wraps a torch.Generator; restorators pass coordinate-keyed noise).
-``callback(step_index, x, x0)``, if given, sees every step. Nothing here owns state.
+``callback(step_index, x, x0)``, if given, sees every step. ``project(x0)``, if given, replaces
+each step's clean estimate before the step is taken (DDNM's range-null-space projection onto an
+observation; diffusion keeps the predicted noise, and the last x0 is a projected one). Nothing
+here owns state.
 """
 
 from __future__ import annotations
@@ -37,23 +40,25 @@ def timesteps(total: int, steps: int, skip: str = "uniform") -> list[int]:
     return out if out[-1] == 0 else out + [0]
 
 
-def _estimates(model_fn, interp: Diffusion, x, t: int, clip, project_noise):
+def _estimates(model_fn, interp: Diffusion, x, t: int, clip, project_noise, project=None):
     total = interp.schedule.steps
     x0, eps = interp.solve(x, t / total, model_fn(x, t / total))
     if clip is not None:
         x0 = x0.clamp(*clip)
-    if project_noise:  # the noise that, with this (clipped) x0, gives back x exactly
+    if project is not None:
+        x0 = project(x0)
+    if project_noise:  # the noise that, with this (clipped, projected) x0, gives back x exactly
         ab = interp.schedule.alpha_bar[t]
         eps = (x - ab.sqrt().item() * x0) / (1 - ab).sqrt().item()
     return x0, eps
 
 
 def ddpm(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, callback=None, clip=None,
-         project_noise: bool = False) -> torch.Tensor:
+         project_noise: bool = False, project=None) -> torch.Tensor:
     """Ancestral sampling through every step of the schedule (Ho et al.)."""
     ab = interp.schedule.alpha_bar
     for t in range(interp.schedule.steps, 0, -1):
-        x0, _ = _estimates(model_fn, interp, x, t, clip, project_noise)
+        x0, _ = _estimates(model_fn, interp, x, t, clip, project_noise, project)
         a_t, a_prev = ab[t].item(), ab[t - 1].item()
         beta = 1 - a_t / a_prev
         mean = (a_prev**0.5 * beta / (1 - a_t)) * x0 + ((1 - beta) ** 0.5 * (1 - a_prev) / (1 - a_t)) * x
@@ -65,12 +70,12 @@ def ddpm(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, callback=No
 
 
 def ddim(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, steps: int, eta: float = 0.0,
-         skip: str = "uniform", clip=None, project_noise: bool = False, callback=None) -> torch.Tensor:
+         skip: str = "uniform", clip=None, project_noise: bool = False, callback=None, project=None) -> torch.Tensor:
     """DDIM (Song et al.) over ``steps`` transitions; eta = 1 on the full schedule is DDPM."""
     ab = interp.schedule.alpha_bar
     ts = timesteps(interp.schedule.steps, steps, skip)
     for t, t_prev in zip(ts[:-1], ts[1:]):
-        x0, eps = _estimates(model_fn, interp, x, t, clip, project_noise)
+        x0, eps = _estimates(model_fn, interp, x, t, clip, project_noise, project)
         a_t, a_prev = ab[t].item(), ab[t_prev].item()
         sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) ** 0.5
         x = a_prev**0.5 * x0 + max(0.0, 1 - a_prev - sigma**2) ** 0.5 * eps + sigma * noise(t, x)
@@ -80,12 +85,13 @@ def ddim(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, steps: int,
 
 
 def walk(model_fn, x: torch.Tensor, steps: int, tol: float = 0.0, callback=None,
-         interp: Direction = Direction()) -> tuple[torch.Tensor, torch.Tensor]:
+         interp: Direction = Direction(), project=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Autoregressive walk from a source toward x0 along the Direction interpolant.
 
     At t_k = 1 - k/steps the model predicts d = x0 - x; stepping to t_{k+1} moves x by
     (1 - t_{k+1}/t_k) d, a growing share of a shrinking remainder. ``model_fn(x, t, idx)`` sees
-    only the points still moving (rows ``idx`` of x): a point whose step is below ``tol`` stops.
+    only the points still moving (rows ``idx`` of x): a point whose step is below ``tol`` stops
+    (``project`` sees the estimates of those points only).
     Returns the result and the number of model evaluations each point used.
     """
     x = x.clone()
@@ -94,6 +100,8 @@ def walk(model_fn, x: torch.Tensor, steps: int, tol: float = 0.0, callback=None,
     for k in range(steps):
         t, t_next = 1 - k / steps, 1 - (k + 1) / steps
         d = model_fn(x[active], t, active)
+        if project is not None:  # the way to the projected estimate x0 = x + d
+            d = project(x[active] + d) - x[active]
         move = (1 - t_next / t) * d
         x[active] += move
         evals[active] += 1
