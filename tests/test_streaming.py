@@ -111,3 +111,28 @@ def test_region_through_the_cli(tmp_path, capsys):
     assert "not a window inside the 80x60 output" in capsys.readouterr().err
     assert main(args + ["-o", str(tmp_path / "bad.png"), "--region", "1,2,3"]) != 0
     assert "X0,Y0,X1,Y1" in capsys.readouterr().err
+
+
+def test_progressive_sizes_take_steps_of_at_most_two():
+    from frannet.pipeline import progressive_sizes
+
+    assert progressive_sizes((10, 10), (80, 80)) == [(20, 20), (40, 40), (80, 80)]
+    assert progressive_sizes((7, 9), (56, 13))[-1] == (56, 13)
+    for a, b in zip([(7, 9)] + progressive_sizes((7, 9), (56, 13)), progressive_sizes((7, 9), (56, 13))):
+        assert all(o <= 2 * i for i, o in zip(a, b))
+    assert progressive_sizes((10, 10), (10, 10)) == [(10, 10)]
+
+
+def test_progressive_upscaling_runs_its_stages(tmp_path):
+    from PIL import Image
+
+    from frannet.checkpoint import save_model
+
+    src, model = tmp_path / "in.png", tmp_path / "tiny.safetensors"
+    Image.fromarray((_picture(12, 10).rgb * 255).astype(np.uint8)).save(src)
+    save_model(model, tiny_model())
+    args = ["restore", str(src), "--scale", "8", "--model", str(model), "--quiet"]
+    assert main(args + ["-o", str(tmp_path / "one.png")]) == 0
+    assert main(args + ["-o", str(tmp_path / "steps.png"), "--progressive"]) == 0
+    one, steps = read_image(tmp_path / "one.png").rgb, read_image(tmp_path / "steps.png").rgb
+    assert one.shape == steps.shape == (96, 80, 3) and not np.array_equal(one, steps)

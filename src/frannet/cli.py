@@ -115,7 +115,7 @@ def _restore(args) -> int:
             width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=args.max_pixels)
             job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
                       tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
-                      sampling=sampling, region=region)
+                      sampling=sampling, region=region, progressive=args.progressive)
             x0, y0, x1, y1 = job.window
             with tqdm(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", unit_scale=True, leave=False,
                       disable=args.quiet or (x1 - x0) * (y1 - y0) < LARGE_OUTPUT) as pixels:
@@ -385,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--max-memory", type=_positive_int, default=DEFAULT_MAX_MEMORY >> 20, metavar="MB",
                        help=f"working memory to aim for (default {DEFAULT_MAX_MEMORY >> 20}); larger outputs are "
                             f"written to TIFF tile by tile, never held whole")
+        p.add_argument("--progressive", action="store_true",
+                       help="upscale in steps of at most x2 (x8 as x2 x2 x2) instead of one shot, which measured "
+                            "better (see the README)")
         p.add_argument("--region", metavar="X0,Y0,X1,Y1",
                        help="render only this window of the output (its pixels; equal to the same crop of the "
                             "whole output), e.g. to look closely at a huge image without computing the rest")

@@ -12,6 +12,7 @@ from the picture (``noise_estimate``).
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -75,6 +76,7 @@ class Job:
     restorator: str | None = None  # asked for: the last stage's model must be of this kind (None: any)
     sampling: Sampling = Sampling()  # for iterative models
     region: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1): only this window of the output
+    progressive: bool = False     # upscale in steps of at most x2 (measured: one shot is better, see README)
 
     def __post_init__(self):
         if self.restorator not in (None, *RESTORATORS):
@@ -118,6 +120,14 @@ def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bo
         raise ValueError("--region works with the single-step restorator only, for now")
     return render_iterative(model, lr, size, job.sampling, tile=_tile(model, lr, size, job), progress=progress,
                             observation=observation, **condition)
+
+
+def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> list[tuple[int, int]]:
+    """(height, width) after each step of at most x2 per axis, the factor spread evenly in log
+    over the steps (x8 is x2 x2 x2; x3 is x1.73 x1.73); the last is ``out_size``."""
+    steps = max(1, max(math.ceil(math.log2(o / i) - 1e-9) for i, o in zip(in_size, out_size)))
+    return [tuple(max(1, round(i * (o / i) ** (k / steps))) for i, o in zip(in_size, out_size))
+            for k in range(1, steps + 1)]
 
 
 def _tile(model: FranNet, lr: torch.Tensor, size, job: Job) -> int:
@@ -204,9 +214,12 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
         else:
             down = BicubicDown(size, in_size) if job.consistency else None  # what the models learn to invert
             observed = Observation(down, lr) if down is not None else None
+            observed_lr = lr
+            for stage_size in progressive_sizes(in_size, size)[:-1] if job.progressive else ():
+                lr = _render(models.get("upscale"), lr, stage_size, job, None)[0].clamp(0.0, 1.0)
             rgb, std = _render(models.get("upscale"), lr, size, job, progress, True, observed)
             if down is not None:  # exact already from an iterative model; this also keeps it in [0, 1]
-                rgb = down.project_valid(rgb, lr)
+                rgb = down.project_valid(rgb, observed_lr)
     rgb, alpha = rgb.clamp(0.0, 1.0), None
     if given.alpha is not None:
         x0, y0, x1, y1 = job.window

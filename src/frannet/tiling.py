@@ -26,7 +26,7 @@ from .sampling import grid_coords
 Decode = Callable[[Encoding, torch.Tensor, torch.Tensor], torch.Tensor]
 
 DEFAULT_TILE = 512  # input pixels per tile side (about 100 MB per feature map with its margin)
-DEFAULT_MAX_MEMORY = 2 << 30  # bytes of working memory that the automatic tile size aims for
+DEFAULT_MAX_MEMORY = 1 << 30  # bytes of working memory that the automatic tile size aims for
 BAND_BYTES = 16  # per output pixel of a band: float32 colour, and its 8-bit copy waiting to be written
 
 
