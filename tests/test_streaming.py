@@ -136,3 +136,12 @@ def test_progressive_upscaling_runs_its_stages(tmp_path):
     assert main(args + ["-o", str(tmp_path / "steps.png"), "--progressive"]) == 0
     one, steps = read_image(tmp_path / "one.png").rgb, read_image(tmp_path / "steps.png").rgb
     assert one.shape == steps.shape == (96, 80, 3) and not np.array_equal(one, steps)
+
+
+def test_api_region_is_the_crop_of_the_whole_result():
+    import frannet
+
+    img = (_picture(20, 24).rgb * 255).astype(np.uint8)
+    model = tiny_model()
+    whole = frannet.upscale(img, scale=2, model=model)
+    assert np.array_equal(frannet.upscale(img, scale=2, model=model, region=(3, 4, 30, 33)), whole[4:33, 3:30])

@@ -107,7 +107,8 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
             models: Models | None = None, consistency: bool = False,
             max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, restorator: str | None = None,
             steps: int = Sampling.steps, eta: float = Sampling.eta, seed: int = Sampling.seed,
-            samples: int = Sampling.samples, uncertainty: bool = False):
+            samples: int = Sampling.samples, uncertainty: bool = False,
+            region: tuple[int, int, int, int] | None = None, progressive: bool = False):
     """Restore a PIL image or numpy array: upscale by ``scale`` (a number or (sx, sy)) or to
     ``size`` (w, h) (neither: keep the size), remove noise of std ``noise`` (0-255 scale;
     None estimates it), and ``colorize`` a gray photo, in any combination.
@@ -117,6 +118,8 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
     match the model; an iterative one samples with ``steps``, ``eta`` (diffusion), ``seed`` and
     ``samples`` (their mean is the result). ``uncertainty``: return (result, std), std the (H, W)
     float32 per-pixel standard deviation of the samples (zero for a single sample).
+    ``region`` (x0, y0, x1, y1): only that window of the output; ``progressive``: upscale in
+    steps of at most x2.
     """
     arr = _as_array(image)
     picture = _from_numpy(arr)
@@ -124,7 +127,7 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
                                 size=size, max_pixels=max_pixels)
     sampling = Sampling(steps=steps, eta=eta, seed=seed, samples=samples)
     job = Job(width, height, noise=noise, colorize=colorize, consistency=consistency, restorator=restorator,
-              sampling=sampling)
+              sampling=sampling, region=region, progressive=progressive)
     result = restore_picture(picture, job, models)
     like = arr if not colorize or (arr.ndim == 3 and arr.shape[2] >= 3) else np.empty((1, 1, 3), arr.dtype)
     out = _to_numpy(result, like)
@@ -137,17 +140,17 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
 
 
 def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = None,
-            consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, **sampling):
+            consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, **options):
     """Upscale a PIL image or numpy array by ``scale`` (a number or (sx, sy)) or to ``size`` (w, h).
 
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
-    ``sampling``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples`` and ``uncertainty``,
-    as for ``restore`` (an autoregressive or diffusion ``model``).
+    ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``uncertainty``,
+    ``region`` and ``progressive``, as for ``restore``.
     """
     if scale is None and size is None:
         raise ValueError("give exactly one of scale or size")
     return restore(image, scale, size, models=Models(upscale=model), consistency=consistency, max_pixels=max_pixels,
-                   **sampling)
+                   **options)
 
 
 def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None):
