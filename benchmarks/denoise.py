@@ -1,7 +1,7 @@
 """Denoising and colorization figures on held-out photos (README and issue tables).
 
     pip install -r benchmarks/requirements.txt     # bm3d and OpenCV: comparison only
-    python benchmarks/denoise.py data/val --json benchmarks/results/denoise.json
+    python benchmarks/denoise.py data/val --json benchmarks/results/denoise.json [--specialist MODEL]
 
 Denoising: every photo gets white Gaussian noise (float, not clipped: the standard benchmark)
 from one seed per photo, the same for every method. BM3D is given the true sigma; OpenCV's
@@ -82,9 +82,9 @@ def tune_opencv(sigma: float) -> float:
     return max((psnr_rgb(run_opencv(noisy, f * sigma)[0], img), f * sigma) for f in OPENCV_H)[1]
 
 
-def denoising(models, photos, sigmas, cache, cache_path: Path | None = None) -> dict:
+def denoising(models, photos, sigmas, cache, cache_path: Path | None = None, estimated: bool = True) -> dict:
     """Mean PSNR/SSIM/seconds per megapixel per sigma and method; peers (if ``cache_path``)
-    are read from the cache or run and added to it."""
+    are read from the cache or run and added to it; ``estimated`` adds frannet with its own sigma."""
     peers = cache_path is not None
     rows = {}
     for sigma in sigmas:
@@ -96,8 +96,9 @@ def denoising(models, photos, sigmas, cache, cache_path: Path | None = None) -> 
         for index, (name, img) in enumerate(photos.items()):
             noisy = _noisy(img, sigma, index)
             mp = img.shape[-1] * img.shape[-2] / 1e6
-            runs = {"frannet": lambda: run_frannet(models, noisy, sigma),
-                    "frannet (estimated sigma)": lambda: run_frannet(models, noisy, None)}
+            runs = {"frannet": lambda: run_frannet(models, noisy, sigma)}
+            if estimated:
+                runs["frannet (estimated sigma)"] = lambda: run_frannet(models, noisy, None)
             for method, fn in runs.items():
                 out, secs = fn()
                 scores.setdefault(method, []).append((psnr_rgb(out, img), ssim_rgb(out, img), secs / mp))
@@ -182,6 +183,7 @@ def main() -> None:
     parser.add_argument("--color-model", default=str(BUNDLED["colorize"]))
     parser.add_argument("--no-peers", action="store_true", help="skip BM3D and OpenCV")
     parser.add_argument("--cache", default="benchmarks/results/denoise-peers.json")
+    parser.add_argument("--specialist", help="a model trained at sigma 25 only: compared with the bundled one there")
     parser.add_argument("--json", help="write all results here")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -195,6 +197,10 @@ def main() -> None:
         print(f"sigma {sigma}")
         for method, v in row.items():
             print(f"  {method:28s} {v['psnr']:6.2f} dB  SSIM {v['ssim']:.4f}")
+    if args.specialist:
+        row = denoising(Models(denoise=args.specialist), photos, [25.0], {}, estimated=False)["25.0"]["frannet"]
+        result["specialist_sigma25"] = row
+        print(f"  sigma-25 specialist          {row['psnr']:6.2f} dB  SSIM {row['ssim']:.4f}")
     result["speed_s_per_mp"] = speed(models, photos["coffee.png"] if "coffee.png" in photos else next(iter(photos.values())),
                                      peers=not args.no_peers)
     print("seconds per megapixel at sigma 25:", json.dumps(result["speed_s_per_mp"]))
