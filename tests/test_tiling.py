@@ -61,3 +61,25 @@ def test_region_equals_the_crop_of_the_full_render():
     assert torch.equal(region, full[:, 7:90, 13:61])
     with pytest.raises(ValueError, match="region"):
         render_tiled(model, lr, (97, 80), region=(0, 0, 81, 10))
+
+
+def test_a_tile_that_runs_out_of_memory_is_redone_smaller():
+    model = tiny_model()
+    lr = torch.rand(3, 150, 130, generator=torch.Generator().manual_seed(3))
+    expected = render(model, lr, (300, 260))
+    encode, sizes = model.encode, []
+
+    def tight_encode(x, *args, **kwargs):  # as if memory held encodings of at most 100x100 pixels
+        sizes.append(x.shape[-2] * x.shape[-1])
+        if x.shape[-2] * x.shape[-1] > 100 * 100:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 bytes")
+        return encode(x, *args, **kwargs)
+
+    model.encode = tight_encode
+    done = []
+    out = render_tiled(model, lr, (300, 260), tile=64, progress=done.append)
+    assert (out - expected).abs().max() <= 1e-5
+    assert max(sizes) > 100 * 100 and sum(done) == 300 * 260  # it tried the big tile, and counted each pixel once
+    model.encode = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("some other failure"))
+    with pytest.raises(RuntimeError, match="other failure"):
+        render_tiled(model, lr, (300, 260), tile=64)

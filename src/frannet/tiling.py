@@ -144,6 +144,11 @@ def tile_encoder(model: FranNet, lr: torch.Tensor, size: tuple[int, int], noise:
     return encode
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """An allocation failure (torch's CPU allocator raises RuntimeError), not some other error."""
+    return isinstance(exc, MemoryError) or "can't allocate memory" in str(exc) or "out of memory" in str(exc)
+
+
 @torch.no_grad()
 def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
                  region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
@@ -152,16 +157,16 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
                  channels: int = 3) -> Iterator[tuple[int, torch.Tensor]]:
     """``render_tiled`` one band of output rows at a time, top to bottom: yields (first row,
     (channels, rows, width) band). Only one band and one encoded tile are held at once, so an
-    output of any size can be written as it comes."""
+    output of any size can be written as it comes. A tile that runs out of memory is redone in
+    smaller tiles (the same values), down to the smallest aligned size."""
     in_size = tuple(lr.shape[-2:])
     x0, _, x1, _ = region or (0, 0, size[1], size[0])
     encode = tile_encoder(model, lr, size, noise, gray)
     if decode is None:
         decode = lambda enc, pos, pixels: model.query_pixels(enc, pos)[0]  # noqa: E731
-    for band_tiles in tile_bands(model.cfg, in_size, size, tile, region):
-        rows = band_tiles[0].rows
-        band = lr.new_empty(channels, len(rows), x1 - x0)
-        for t in band_tiles:
+    def fill(band: torch.Tensor, t: Tile, tile_side: int) -> None:
+        done = 0
+        try:
             enc = encode(t)
             for span in t.chunks(chunk):
                 pos, pixels = t.points(span, in_size, size)
@@ -170,6 +175,25 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
                     values.T.reshape(channels, len(span), len(t.cols))
                 if progress is not None:
                     progress(len(span) * len(t.cols))
+                done += len(span) * len(t.cols)
+        except (MemoryError, RuntimeError) as exc:
+            smaller = tile_side // 2
+            if not _out_of_memory(exc) or smaller < tile_alignment(model.cfg):
+                raise
+            del exc  # its traceback holds the tile's big tensors
+            if progress is not None and done:
+                progress(-done)
+            # Any tile size gives the same values, so the tile is redone as four smaller ones.
+            window = (t.cols.start, t.rows.start, t.cols.stop, t.rows.stop)
+            for sub_band in tile_bands(model.cfg, in_size, size, smaller, window):
+                for sub in sub_band:
+                    fill(band, sub, smaller)
+
+    for band_tiles in tile_bands(model.cfg, in_size, size, tile, region):
+        rows = band_tiles[0].rows
+        band = lr.new_empty(channels, len(rows), x1 - x0)
+        for t in band_tiles:
+            fill(band, t, tile)
         yield rows.start, band
 
 
