@@ -15,6 +15,9 @@ Per number of steps:
   * seconds per step per megapixel of output (one sample; time it on an idle machine);
   * consistency (DDNM at every step) on vs off for a single sample: PSNR-Y and the largest
     error of the bicubic re-downscale against the input (before clipping).
+With ``--adaptive 0.5,1,2`` (update sigmas, 0-255), also adaptive refinement at the most steps:
+per threshold, PSNR-Y of a single sample and decoder evaluations per pixel, against the fewest
+uniform steps with that PSNR-Y within 0.05 dB (the issue's bar: 30% fewer evaluations).
 Writes ``--json`` and prints markdown tables.
 """
 
@@ -41,8 +44,9 @@ from frannet.metrics import psnr_y
 from frannet.pipeline import BUNDLED
 from frannet.restorators import render
 from frannet.restorators.consistent import Observation
-from frannet.restorators.iterative import Sampling, render_iterative
-from frannet.sampling import timesteps
+from frannet.restorators.iterative import Sampling, render_counted, render_iterative, transitions
+
+EQUAL_PSNR = 0.05  # dB: PSNRs this close are equal
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
@@ -57,11 +61,6 @@ def sharpness(x: torch.Tensor, reference: torch.Tensor, border: int) -> float:
     return grad(x) / grad(reference)
 
 
-def _evaluations(model, steps: int) -> int:
-    cfg = model.cfg
-    return len(timesteps(cfg.schedule_steps, steps)) - 1 if cfg.restorator == "diffusion" else steps
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("images", help="folder of held-out photos")
@@ -73,6 +72,7 @@ def main(argv=None) -> dict:
     p.add_argument("--steps", default="1,2,4,8,16,32", help="comma-separated numbers of steps")
     p.add_argument("--eta", type=float, default=0.0, help="diffusion: DDIM's eta")
     p.add_argument("--limit", type=int, default=0, help="at most this many photos (0: all)")
+    p.add_argument("--adaptive", default="", help="comma-separated thresholds for adaptive refinement (0-255)")
     p.add_argument("--json", default="benchmarks/results/iterative.json")
     args = p.parse_args(argv)
     model, single = load_model(args.model), load_model(args.single)
@@ -82,6 +82,8 @@ def main(argv=None) -> dict:
     rows = {k: {"psnr_mean": [], "psnr_single": [], "psnr_consistent": [], "sharpness": [], "seconds": [],
                 "redown_off": [], "redown_on": [], "std": [], "error": []} for k in steps}
     reference = {"psnr_single_step": [], "psnr_bicubic": [], "sharpness_single_step": []}
+    thresholds = [float(a) for a in args.adaptive.split(",") if a]
+    adaptive = {a: {"psnr": [], "evaluations": []} for a in thresholds}
     for path in paths:
         img = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1).contiguous()
         hr = modcrop(center_crop(img, args.crop * s), s)
@@ -97,7 +99,8 @@ def main(argv=None) -> dict:
             mean, std = render_iterative(model, lr, size, sampling)
             start = time.perf_counter()
             one, _ = render_iterative(model, lr, size, Sampling(steps=k, eta=args.eta))
-            row["seconds"].append((time.perf_counter() - start) / _evaluations(model, k) / megapixels)
+            row["seconds"].append((time.perf_counter() - start) / transitions(model.cfg, Sampling(steps=k))
+                                  / megapixels)
             consistent, _ = render_iterative(model, lr, size, Sampling(steps=k, eta=args.eta),
                                              observation=Observation(down, lr))
             row["psnr_mean"].append(psnr_y(mean.clamp(0, 1), hr, border))
@@ -109,6 +112,10 @@ def main(argv=None) -> dict:
             inside = (slice(border, -border), slice(border, -border))
             row["std"].append(std.mean(dim=0)[inside].flatten().numpy())
             row["error"].append((mean.clamp(0, 1) - hr).abs().mean(dim=0)[inside].flatten().numpy())
+        for a, row in adaptive.items():
+            out = render_counted(model, lr, size, Sampling(steps=max(steps), eta=args.eta, adaptive=a))
+            row["psnr"].append(psnr_y(out.mean.clamp(0, 1), hr, border))
+            row["evaluations"].append(out.total / (size[0] * size[1]))
         print(f"{Path(path).name} done", flush=True)
 
     def avg(values):
@@ -127,10 +134,22 @@ def main(argv=None) -> dict:
                            "spearman": _spearman(np.concatenate(r["std"]), np.concatenate(r["error"]))}
                   for k, r in rows.items()},
     }
+    result["adaptive"] = {str(a): _against_uniform(avg(r["psnr"]), avg(r["evaluations"]), model, result["steps"])
+                          for a, r in adaptive.items()}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     print(format_tables(result))
     return result
+
+
+def _against_uniform(psnr: float, evaluations: float, model, uniform: dict) -> dict:
+    """An adaptive run's PSNR-Y and evaluations per pixel, and the fewest uniform steps whose
+    PSNR-Y equals it within EQUAL_PSNR (None if none does) with the share of evaluations saved."""
+    equal = [int(k) for k, r in uniform.items() if abs(r["psnr_single"] - psnr) <= EQUAL_PSNR]
+    steps = min(equal, default=None)
+    cost = None if steps is None else transitions(model.cfg, Sampling(steps=steps))
+    return {"psnr": psnr, "evaluations_per_pixel": evaluations, "uniform_steps": steps,
+            "saving": None if cost is None else 1 - evaluations / cost}
 
 
 def _spearman(std: np.ndarray, error: np.ndarray) -> float:
@@ -157,6 +176,14 @@ def format_tables(result: dict) -> str:
     for k, r in result["steps"].items():
         lines.append(f"| {k} | {r['psnr_single']:.2f} | {r['psnr_consistent']:.2f} | {r['redown_max_off']:.2e} | "
                      f"{r['redown_max_on']:.2e} |")
+    if result["adaptive"]:
+        lines += ["", f"Adaptive refinement at {max(int(k) for k in result['steps'])} steps (single sample; equal "
+                      f"PSNR-Y: within {EQUAL_PSNR} dB of uniform steps)", "",
+                  "| threshold | PSNR-Y | evaluations/pixel | uniform steps, equal PSNR-Y | saving |",
+                  "|---:|---:|---:|---:|---:|"]
+    for a, r in result["adaptive"].items():
+        saving = "n/a" if r["saving"] is None else f"{100 * r['saving']:.0f}%"
+        lines.append(f"| {a} | {r['psnr']:.2f} | {r['evaluations_per_pixel']:.2f} | {r['uniform_steps']} | {saving} |")
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 
     frannet restore INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto] [--colorize] [--quality Q]
                     [--restorator diffusion --model M --steps K --eta E --seed S --samples N --uncertainty PNG]
+                    [--adaptive SIGMA --steps-map PNG]
     frannet denoise INPUT -o OUTPUT [--noise SIGMA|auto]
     frannet colorize INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto]
     frannet inpaint INPUT --mask MASK -o OUTPUT [--steps K]      (white in MASK = missing)
@@ -127,6 +128,8 @@ def _restore(args) -> int:
                 write_image(dst, result, quality=args.quality)
                 if args.uncertainty:
                     _write_uncertainty(args.uncertainty, result)
+                if sampling.adaptive or args.steps_map:
+                    _report_evaluations(args, result, sampling, models.get(stage).cfg)
         except Exception as exc:  # a batch keeps going past any bad file and reports it
             if len(jobs) == 1:
                 raise
@@ -148,7 +151,9 @@ def _sampling(args, single_output: bool):
         raise UsageError("--uncertainty writes one map: give a single input image")
     if args.uncertainty and args.samples < 2:
         raise UsageError("--uncertainty needs --samples 2 or more (the map is the std of the samples)")
-    return Sampling(steps=args.steps, eta=args.eta, seed=args.seed, samples=args.samples)
+    if args.steps_map and not single_output:
+        raise UsageError("--steps-map writes one map: give a single input image")
+    return Sampling(steps=args.steps, eta=args.eta, seed=args.seed, samples=args.samples, adaptive=args.adaptive)
 
 
 def _write_uncertainty(path: str, result) -> None:
@@ -156,6 +161,22 @@ def _write_uncertainty(path: str, result) -> None:
 
     top = write_heatmap(path, result.std)
     print(f"uncertainty map: {path} (brightest = std {top * 255:.1f} on the 0-255 scale or more)")
+
+
+def _report_evaluations(args, result, sampling, cfg) -> None:
+    """Print the decoder evaluations against uniform steps; write the steps map if asked."""
+    from .restorators.iterative import transitions
+    from .uncertainty import write_heatmap
+
+    if result.evaluations is None:
+        raise UsageError("--adaptive and --steps-map need an iterative (autoregressive or diffusion) model")
+    steps = result.evaluations / sampling.samples  # per sample: constant over each adaptive tile
+    total, uniform = int(result.evaluations.sum()), transitions(cfg, sampling) * sampling.samples * steps.size
+    if args.steps_map:
+        top = write_heatmap(args.steps_map, steps)
+        print(f"steps map: {args.steps_map} (brightest = {top:g} steps per pixel and sample or more)")
+    if not args.quiet:
+        print(f"decoder evaluations: {total:,} of {uniform:,} with uniform steps ({100 * total / uniform:.0f}%)")
 
 
 def _progress_bar(args, total: int, desc: str):
@@ -330,6 +351,10 @@ def _add_sampling_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=Sampling.seed, help="noise seed (the result does not depend on --tile)")
     g.add_argument("--samples", type=int, default=Sampling.samples, help="samples averaged (default 1)")
     g.add_argument("--uncertainty", metavar="PNG", help="write the samples' per-pixel std here as a heatmap")
+    g.add_argument("--adaptive", type=float, default=Sampling.adaptive, metavar="SIGMA",
+                   help=f"stop refining a {Sampling.adaptive_tile}-pixel tile once its estimate's update has a "
+                        "noise std below SIGMA (0-255 scale; default 0: off)")
+    g.add_argument("--steps-map", metavar="PNG", help="write the steps spent per output pixel here as a heatmap")
 
 
 def _add_projected_denoising_options(p: argparse.ArgumentParser) -> None:

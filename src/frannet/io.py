@@ -48,6 +48,7 @@ class Picture:
     info: dict = field(default_factory=dict)  # icc_profile / exif carried to the output
     gray: bool = False                  # a gray source: written back as a gray file
     std: np.ndarray | None = None       # (H, W) per-pixel std of an iterative restorator's samples
+    evaluations: np.ndarray | None = None  # (H, W) an iterative restorator's decoder evaluations per pixel
 
     @property
     def size(self) -> tuple[int, int]:

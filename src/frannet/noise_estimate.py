@@ -24,6 +24,15 @@ BLOCK = 16
 QUANTILE = 0.1
 MIN_BLOCKS = 8
 _MASK = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]], dtype=torch.float64)
+_SCALE = math.sqrt(math.pi / 2) / 6  # mean |M * noise| times this is the noise's std
+
+
+def immerkaer(images: torch.Tensor) -> torch.Tensor:
+    """Immerkaer's plain estimate (without the robust blocks) of the noise std of (B, C, H, W)
+    images, channels pooled: (B,). Needs H, W >= 3."""
+    b, c, h, w = images.shape
+    response = F.conv2d(images.double().reshape(b * c, 1, h, w), _MASK[None, None]).abs()
+    return _SCALE * response.reshape(b, -1).mean(dim=1)
 
 
 def _block_estimates(channel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,13 +44,13 @@ def _block_estimates(channel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     h, w = response.shape
     hb, wb = h // BLOCK, w // BLOCK
     if hb == 0 or wb == 0:  # smaller than one block: the whole image is the block
-        return (math.sqrt(math.pi / 2) / 6 * response.mean()).view(1), near_clipped.mean().view(1)
+        return (_SCALE * response.mean()).view(1), near_clipped.mean().view(1)
 
     def per_block(a: torch.Tensor) -> torch.Tensor:
         a = a[: hb * BLOCK, : wb * BLOCK].reshape(hb, BLOCK, wb, BLOCK)
         return a.mean(dim=(1, 3)).flatten()
 
-    return math.sqrt(math.pi / 2) / 6 * per_block(response), per_block(near_clipped)
+    return _SCALE * per_block(response), per_block(near_clipped)
 
 
 def _raw_estimate(img: torch.Tensor) -> float:

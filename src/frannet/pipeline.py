@@ -32,7 +32,7 @@ from .models.sampling import sample_bicubic
 from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
 from .restorators.consistent import Observation
-from .restorators.iterative import Sampling, render_iterative
+from .restorators.iterative import Sampling, render_counted
 from .tiling import DEFAULT_MAX_MEMORY, auto_tile, render_bands, render_tiled
 
 WEIGHTS = Path(__file__).parent / "weights"
@@ -98,7 +98,8 @@ class Job:
 
 def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bool = False,
             observation: Observation | None = None, **condition):
-    """One stage: its (3, H, W) output and, from an iterative model, the per-pixel std of its samples.
+    """One stage: its (3, H, W) output and, from an iterative model, the per-pixel std of its samples
+    and the decoder evaluations spent per output pixel (else None and None).
 
     The ``last`` stage's model must match the restorator asked for, and sampling options need an
     iterative model there. An iterative model projects every step onto the ``observation`` (DDNM);
@@ -112,14 +113,15 @@ def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bo
     region = job.region if last else None
     if kind == "single":
         if last and job.sampling != Sampling():
-            raise ValueError("steps, eta, seed and samples are for the autoregressive and diffusion restorators "
+            raise ValueError("steps, eta, seed, samples and adaptive are for the autoregressive and diffusion restorators "
                              "(and their models)")
         return render_tiled(model, lr, size, tile=_tile(model, lr, size, job), progress=progress, region=region,
-                            **condition), None
+                            **condition), None, None
     if region is not None:
         raise ValueError("--region works with the single-step restorator only, for now")
-    return render_iterative(model, lr, size, job.sampling, tile=_tile(model, lr, size, job), progress=progress,
-                            observation=observation, **condition)
+    out = render_counted(model, lr, size, job.sampling, tile=_tile(model, lr, size, job), progress=progress,
+                         observation=observation, **condition)
+    return out.mean, out.std, out.evaluations
 
 
 def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> list[tuple[int, int]]:
@@ -139,11 +141,11 @@ def _is_gray(rgb: torch.Tensor) -> bool:
 
 
 def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, job: Job, progress, last: bool):
-    """The denoised (3, H, W) image (a gray photo stays exactly gray) and its std, if sampled."""
-    out, std = _render(model, rgb, tuple(rgb.shape[-2:]), job, progress, last, noise=sigma)
+    """The denoised (3, H, W) image (a gray photo stays exactly gray), its std and evaluations, if sampled."""
+    out, std, evaluations = _render(model, rgb, tuple(rgb.shape[-2:]), job, progress, last, noise=sigma)
     if _is_gray(rgb):
         out = out.mean(dim=0, keepdim=True).expand(3, -1, -1).contiguous()
-    return out.clamp(0.0, 1.0), std
+    return out.clamp(0.0, 1.0), std, evaluations
 
 
 def _resize_alpha(alpha: torch.Tensor, size: tuple[int, int], rows: slice, cols: slice) -> torch.Tensor:
@@ -202,13 +204,15 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
         gray, luma = to_gray(lr), Gray(LUMA)
         op = (luma if size == in_size else Compose(luma, BicubicDown(size, in_size))) if sigma == 0 else None
         observed = Observation(op, luma(gray)) if job.consistency and op is not None else None
-        rgb, std = _render(models.get("colorize"), gray, size, job, progress, True, observed, noise=sigma, gray=True)
+        rgb, std, evaluations = _render(models.get("colorize"), gray, size, job, progress, True, observed,
+                                        noise=sigma, gray=True)
         if op is not None:  # the luma is observed exactly: keep it (range-null-space projection)
             rgb = op.project_valid(rgb, luma(gray))
     else:
         same_size = size == in_size
         if sigma > 0:
-            lr, std = _denoise(models.get("denoise"), lr, sigma, job, progress if same_size else None, same_size)
+            lr, std, evaluations = _denoise(models.get("denoise"), lr, sigma, job, progress if same_size else None,
+                                            same_size)
         if sigma > 0 and same_size:
             rgb = lr
         else:
@@ -217,7 +221,7 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
             observed_lr = lr
             for stage_size in progressive_sizes(in_size, size)[:-1] if job.progressive else ():
                 lr = _render(models.get("upscale"), lr, stage_size, job, None)[0].clamp(0.0, 1.0)
-            rgb, std = _render(models.get("upscale"), lr, size, job, progress, True, observed)
+            rgb, std, evaluations = _render(models.get("upscale"), lr, size, job, progress, True, observed)
             if down is not None:  # exact already from an iterative model; this also keeps it in [0, 1]
                 rgb = down.project_valid(rgb, observed_lr)
     rgb, alpha = rgb.clamp(0.0, 1.0), None
@@ -227,7 +231,8 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
         rgb = _unpremultiply(rgb, alpha)
         alpha = alpha.numpy()
     return Picture(rgb=rgb.permute(1, 2, 0).numpy(), alpha=alpha, bits=picture.bits, info=_output_info(picture, job),
-                   gray=picture.gray and not job.colorize, std=None if std is None else std.mean(dim=0).numpy())
+                   gray=picture.gray and not job.colorize, std=None if std is None else std.mean(dim=0).numpy(),
+                   evaluations=None if evaluations is None else evaluations.numpy())
 
 
 def restore_bands(picture: Picture, job: Job, models: Models | None = None,
@@ -245,7 +250,7 @@ def restore_bands(picture: Picture, job: Job, models: Models | None = None,
     lr, size = given.premultiplied, (job.height, job.width)
     model = models.get("upscale")
     if given.sigma > 0:
-        denoised, _ = _denoise(models.get("denoise"), lr, given.sigma, job, None, size == tuple(lr.shape[-2:]))
+        denoised, *_ = _denoise(models.get("denoise"), lr, given.sigma, job, None, size == tuple(lr.shape[-2:]))
         lr = denoised
     if model.cfg.restorator != "single" or job.restorator not in (None, "single"):
         raise ValueError("outputs this large are written band by band, which only the single-step restorator does yet")

@@ -72,6 +72,10 @@ def tile_alignment(cfg: ModelConfig) -> int:
     return max(cfg.unshuffle, 1 << (cfg.levels - 1))
 
 
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
 def _spans(start: int, stop: int, step: int) -> Iterator[tuple[int, int]]:
     for a in range(start, stop, step):
         yield a, min(stop, a + step)
@@ -94,9 +98,10 @@ class Tile:
     cols: range
     window: tuple[int, int, int, int]
 
-    def chunks(self, chunk: int) -> Iterator[range]:
-        """Spans of whole rows of the tile, about ``chunk`` output pixels each."""
-        step = max(1, chunk // len(self.cols))
+    def chunks(self, chunk: int, block: int = 1) -> Iterator[range]:
+        """Spans of whole rows of the tile, about ``chunk`` output pixels each (a multiple of
+        ``block`` rows)."""
+        step = _round_up(max(1, chunk // len(self.cols)), block)
         return (range(a, b) for a, b in _spans(self.rows.start, self.rows.stop, step))
 
     def points(self, rows: range, in_size: tuple[int, int], size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,9 +116,10 @@ class Tile:
 
 
 def tile_bands(cfg: ModelConfig, in_size: tuple[int, int], size: tuple[int, int], tile: int = DEFAULT_TILE,
-               region: tuple[int, int, int, int] | None = None) -> Iterator[list[Tile]]:
+               region: tuple[int, int, int, int] | None = None, block: int = 1) -> Iterator[list[Tile]]:
     """The tiles that cover ``region`` (x0, y0, x1, y1) of the output (default all), band by band:
-    output tiles follow the input tiles, about tile * scale output pixels a side."""
+    output tiles follow the input tiles, about tile * scale output pixels a side (a multiple of
+    ``block``, so from the origin, tiles never split a ``block`` x ``block`` square of the output)."""
     if tile < 1:
         raise ValueError(f"tile must be >= 1, got {tile}")
     (h, w), (out_h, out_w) = in_size, size
@@ -121,7 +127,7 @@ def tile_bands(cfg: ModelConfig, in_size: tuple[int, int], size: tuple[int, int]
     if not (0 <= x0 < x1 <= out_w and 0 <= y0 < y1 <= out_h):
         raise ValueError(f"region {(x0, y0, x1, y1)} is not inside the {out_w}x{out_h} output")
     margin, align = receptive_margin(cfg), tile_alignment(cfg)
-    step_x, step_y = max(1, round(tile * out_w / w)), max(1, round(tile * out_h / h))
+    step_x, step_y = (_round_up(max(1, round(tile * n / i)), block) for n, i in ((out_w, w), (out_h, h)))
     for r0, r1 in _spans(y0, y1, step_y):
         top, bottom = _input_window(r0, r1 - 1, out_h, h, margin, align)
         yield [Tile(range(r0, r1), range(q0, q1), (top, bottom, *_input_window(q0, q1 - 1, out_w, w, margin, align)))
@@ -154,7 +160,7 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
                  region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
                  progress: Callable[[int], None] | None = None, noise: float = 0.0,
                  gray: bool = False, decode: Decode | None = None,
-                 channels: int = 3) -> Iterator[tuple[int, torch.Tensor]]:
+                 channels: int = 3, block: int = 1) -> Iterator[tuple[int, torch.Tensor]]:
     """``render_tiled`` one band of output rows at a time, top to bottom: yields (first row,
     (channels, rows, width) band). Only one band and one encoded tile are held at once, so an
     output of any size can be written as it comes. A tile that runs out of memory is redone in
@@ -164,11 +170,12 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
     encode = tile_encoder(model, lr, size, noise, gray)
     if decode is None:
         decode = lambda enc, pos, pixels: model.query_pixels(enc, pos)[0]  # noqa: E731
+
     def fill(band: torch.Tensor, t: Tile, tile_side: int) -> None:
         done = 0
         try:
             enc = encode(t)
-            for span in t.chunks(chunk):
+            for span in t.chunks(chunk, block):
                 pos, pixels = t.points(span, in_size, size)
                 values = decode(enc, pos, pixels)
                 band[:, span.start - rows.start:span.stop - rows.start, t.cols.start - x0:t.cols.stop - x0] = \
@@ -185,11 +192,11 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
                 progress(-done)
             # Any tile size gives the same values, so the tile is redone as four smaller ones.
             window = (t.cols.start, t.rows.start, t.cols.stop, t.rows.stop)
-            for sub_band in tile_bands(model.cfg, in_size, size, smaller, window):
+            for sub_band in tile_bands(model.cfg, in_size, size, smaller, window, block):
                 for sub in sub_band:
                     fill(band, sub, smaller)
 
-    for band_tiles in tile_bands(model.cfg, in_size, size, tile, region):
+    for band_tiles in tile_bands(model.cfg, in_size, size, tile, region, block):
         rows = band_tiles[0].rows
         band = lr.new_empty(channels, len(rows), x1 - x0)
         for t in band_tiles:
@@ -200,18 +207,20 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
 def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
                  region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
                  progress: Callable[[int], None] | None = None, noise: float = 0.0,
-                 gray: bool = False, decode: Decode | None = None, channels: int = 3) -> torch.Tensor:
+                 gray: bool = False, decode: Decode | None = None, channels: int = 3,
+                 block: int = 1) -> torch.Tensor:
     """Restore (3, h, w) ``lr`` to ``size`` = (H, W), one input tile at a time.
 
     ``noise`` (input sigma, 0-255 scale) and ``gray`` are as for ``render``. ``decode`` turns a
     chunk of points into (N, ``channels``) values (an iterative restorator's sampler); by default
     one query of the model.
     ``region`` = (x0, y0, x1, y1) renders only that window of the output (equal to the same
-    crop of the full render). ``progress`` is called with the output pixels finished.
+    crop of the full render). ``progress`` is called with the output pixels finished. With
+    ``block``, every chunk ``decode`` sees holds whole ``block`` x ``block`` squares of the output.
     """
     out_h, out_w = size
     x0, y0, x1, y1 = region or (0, 0, out_w, out_h)
-    bands = render_bands(model, lr, size, tile, region, chunk, progress, noise, gray, decode, channels)
+    bands = render_bands(model, lr, size, tile, region, chunk, progress, noise, gray, decode, channels, block)
     out = None
     for r0, band in bands:
         if out is None:

@@ -27,9 +27,9 @@ from ..consistency import Operator
 from ..coords import pixel_centers
 from ..models import FranNet
 from ..models.sampling import sample_bicubic
-from ..sampling import Diffusion, ddim, grid_coords, keyed_normal, timesteps, walk
+from ..sampling import Diffusion, ddim, grid_coords, keyed_normal, walk
 from ..tiling import tile_bands, tile_encoder
-from .iterative import STEP_KEYS, Sampling, interpolant
+from .iterative import STEP_KEYS, Sampling, interpolant, transitions
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,9 @@ def render_consistent(model: FranNet, lr: torch.Tensor, size: tuple[int, int], s
     A x = y before any clipping. ``progress`` gets fractions of output pixels (each step's share)."""
     if sampling.tol > 0:
         raise ValueError("consistency projects every pixel at every step, so pixels cannot stop early: use tol 0")
+    if sampling.adaptive > 0:
+        raise ValueError("consistency projects the whole output at every step, so tiles cannot stop early: "
+                         "use --adaptive 0 (or drop --consistency)")
     cfg, count = model.cfg, sampling.samples
     (out_h, out_w), in_size = size, tuple(lr.shape[-2:])
     interp = interpolant(cfg)
@@ -76,8 +79,7 @@ def render_consistent(model: FranNet, lr: torch.Tensor, size: tuple[int, int], s
     tiles = [t for band in tile_bands(cfg, in_size, size, tile) for t in band]
     encode = tile_encoder(model, lr, size, noise, gray)
     kept = encode(tiles[0]) if len(tiles) == 1 else None
-    evaluations = len(timesteps(interp.schedule.steps, sampling.steps, sampling.skip)) - 1 \
-        if isinstance(interp, Diffusion) else sampling.steps
+    evaluations = transitions(cfg, sampling)
 
     # The state is (samples * H * W, 3), sample-major then row-major: a (S, H, W, 3) view.
     def model_fn(x, t, *_):

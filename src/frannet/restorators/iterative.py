@@ -7,7 +7,8 @@ its interpolant's target (the direction x0 - x_t, or eps / v). The image is enco
 tile (``tiling.render_tiled``); each chunk of output pixels is then sampled by a closure over
 that encoding and the chunk's positions. All randomness (the source and each step's noise) is
 keyed to the absolute output pixel, so a seed gives the same image whatever the tiling or chunk
-size. Several samples give a mean and a per-pixel standard deviation.
+size. Several samples give a mean and a per-pixel standard deviation. With ``adaptive``, square
+tiles of the output stop once their clean estimate has settled (``adaptive``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..config import MAX_SCHEDULE_STEPS, ModelConfig
 from ..data import Batch, sample_generator
 from ..models import FranNet
 from ..models.sampling import sample_bicubic
-from ..sampling import Diffusion, Direction, ddim, keyed_normal, walk
+from ..sampling import Diffusion, Direction, ddim, keyed_normal, timesteps, walk
 from ..sampling.schedules import build as build_schedule
 from ..tiling import DEFAULT_TILE, render_tiled
 from .single_step import DEFAULT_CHUNK
@@ -40,9 +41,12 @@ class Sampling:
     tol: float = 0.0         # autoregressive: a pixel stops once its step (residual units) is below this
     seed: int = 0
     samples: int = 1         # samples averaged; with 2 or more, their per-pixel std is the uncertainty
+    adaptive: float = 0.0    # a tile stops once its clean estimate's update has a noise std below this (0-255; 0 off)
+    adaptive_tile: int = 32  # the side of those tiles (output pixels)
 
     def __post_init__(self):
-        for name, value in (("steps", self.steps), ("samples", self.samples), ("seed", self.seed)):
+        for name, value in (("steps", self.steps), ("samples", self.samples), ("seed", self.seed),
+                            ("adaptive_tile", self.adaptive_tile)):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
         if not 1 <= self.samples <= MAX_SAMPLES:
@@ -55,9 +59,34 @@ class Sampling:
             raise ValueError(f"skip must be 'uniform' or 'quadratic', got {self.skip!r}")
         if not self.tol >= 0.0:
             raise ValueError(f"tol must be >= 0, got {self.tol!r}")
+        if not self.adaptive >= 0.0:
+            raise ValueError(f"adaptive must be >= 0, got {self.adaptive!r}")
+        if self.adaptive_tile < 3:
+            raise ValueError(f"adaptive_tile must be >= 3 (the noise estimate's mask), got {self.adaptive_tile}")
+        if self.adaptive and self.tol:
+            raise ValueError("stop early either per pixel (tol) or per tile (adaptive), not both")
+
+    @property
+    def block(self) -> int:
+        """Output chunks must hold whole squares of this side (1: any chunk)."""
+        return self.adaptive_tile if self.adaptive else 1
 
 
 VALIDATION = Sampling(steps=4)  # what validation during training runs: cheap and deterministic
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An iterative restorator's output: the mean and per-pixel std of its samples, (3, H, W) each,
+    and the decoder evaluations spent on each output pixel, summed over the samples (H, W)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+    evaluations: torch.Tensor
+
+    @property
+    def total(self) -> int:
+        return int(self.evaluations.sum().item())
 
 
 def interpolant(cfg: ModelConfig) -> Direction | Diffusion:
@@ -88,9 +117,17 @@ def training_pair(cfg: ModelConfig, batch: Batch, generators: Sequence[torch.Gen
     return x_t, t, target
 
 
+def transitions(cfg: ModelConfig, sampling: Sampling) -> int:
+    """Decoder evaluations per pixel and sample with nothing stopping early."""
+    if cfg.restorator == "diffusion":
+        return len(timesteps(cfg.schedule_steps, sampling.steps, sampling.skip)) - 1
+    return sampling.steps
+
+
 def sample_pixels(model: FranNet, enc, pos: torch.Tensor, pixels: torch.Tensor, sampling: Sampling) -> torch.Tensor:
-    """(N, 6): the mean colour and the per-channel std over ``sampling.samples`` samples at
-    positions ``pos`` (1, N, 2) (input pixels of ``enc``) of output pixels ``pixels`` (N, 2)."""
+    """(N, 7): the mean colour and the per-channel std over ``sampling.samples`` samples at
+    positions ``pos`` (1, N, 2) (input pixels of ``enc``) of output pixels ``pixels`` (N, 2),
+    and the decoder evaluations spent per pixel (summed over the samples)."""
     cfg, count = model.cfg, sampling.samples
     interp = interpolant(cfg)
     base = model.base(enc, pos)[0]
@@ -106,32 +143,55 @@ def sample_pixels(model: FranNet, enc, pos: torch.Tensor, pixels: torch.Tensor, 
         low, high = (-base * cfg.residual_scale).repeat(count, 1), ((1 - base) * cfg.residual_scale).repeat(count, 1)
         x = ddim(lambda v, t: model.query_pixels(enc, pos_all, v[None], t)[0], x1, interp, noise,
                  steps=sampling.steps, eta=sampling.eta, skip=sampling.skip, clip=(low, high))
+        evals = torch.full((x.shape[0],), transitions(cfg, sampling))
     else:
-        x, _ = walk(lambda v, t, idx: model.query_pixels(enc, pos_all[:, idx], v[None], t)[0], x1,
+        x, evals = walk(lambda v, t, idx: model.query_pixels(enc, pos_all[:, idx], v[None], t)[0], x1,
                     sampling.steps, tol=sampling.tol)
-    colours = (base.repeat(count, 1) + x / cfg.residual_scale).view(count, -1, 3)
-    std = colours.std(dim=0) if count > 1 else torch.zeros_like(base)
-    return torch.cat([colours.mean(dim=0), std], dim=1)
+    return summarize(base.repeat(count, 1) + x / cfg.residual_scale, evals, count)
+
+
+def summarize(colours: torch.Tensor, evals: torch.Tensor, count: int) -> torch.Tensor:
+    """(N, 7) mean, std and evaluations of ``count`` samples' (count * N, 3) colours and (count * N,) evaluations."""
+    colours = colours.view(count, -1, 3)
+    std = colours.std(dim=0) if count > 1 else torch.zeros_like(colours[0])
+    return torch.cat([colours.mean(dim=0), std, evals.view(count, -1).sum(dim=0, keepdim=True).T.to(std)], dim=1)
 
 
 @torch.no_grad()
 def render_iterative(model: FranNet, lr: torch.Tensor, size: tuple[int, int], sampling: Sampling = Sampling(),
                      tile: int = DEFAULT_TILE, chunk: int = DEFAULT_CHUNK, progress=None, noise: float = 0.0,
                      gray: bool = False, observation=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``render_counted`` without the evaluations: (mean, std)."""
+    out = render_counted(model, lr, size, sampling, tile, chunk, progress, noise, gray, observation)
+    return out.mean, out.std
+
+
+@torch.no_grad()
+def render_counted(model: FranNet, lr: torch.Tensor, size: tuple[int, int], sampling: Sampling = Sampling(),
+                   tile: int = DEFAULT_TILE, chunk: int = DEFAULT_CHUNK, progress=None, noise: float = 0.0,
+                   gray: bool = False, observation=None) -> Rendered:
     """Restore (3, h, w) ``lr`` to ``size`` = (H, W) with an iterative model: the mean of the
     samples and their per-pixel std, each (3, H, W). ``tile`` (input pixels), ``noise`` and
     ``gray`` are as for ``render_tiled``; the result does not depend on ``tile`` or ``chunk``
-    (output pixels sampled at once, over all samples). With a ``consistent.Observation``, every
-    step's estimate is projected onto it (DDNM; see ``consistent``)."""
+    (output pixels sampled at once, over all samples; with ``sampling.adaptive`` at least whole
+    rows of adaptive tiles). With a ``consistent.Observation``, every step's estimate is projected
+    onto it (DDNM; see ``consistent``)."""
     if not model.cfg.iterative:
         raise ValueError("this is a single-step model; the autoregressive and diffusion restorators need a model "
                          "trained for them")
     if observation is not None:
         from .consistent import render_consistent  # which builds on this module
 
-        return render_consistent(model, lr, size, sampling, observation, tile=tile, chunk=chunk, progress=progress,
-                                 noise=noise, gray=gray)
+        mean, std = render_consistent(model, lr, size, sampling, observation, tile=tile, chunk=chunk,
+                                      progress=progress, noise=noise, gray=gray)
+        evaluations = torch.full(size, float(sampling.samples * transitions(model.cfg, sampling)))
+        return Rendered(mean, std, evaluations)
+    sample = sample_pixels
+    if sampling.adaptive:
+        from .adaptive import sample_adaptive  # which builds on this module
+
+        sample = sample_adaptive
     out = render_tiled(model, lr, size, tile=tile, chunk=max(1, chunk // sampling.samples),
-                       progress=progress, noise=noise, gray=gray, channels=6,
-                       decode=lambda enc, pos, pixels: sample_pixels(model, enc, pos, pixels, sampling))
-    return out[:3], out[3:]
+                       progress=progress, noise=noise, gray=gray, channels=7, block=sampling.block,
+                       decode=lambda enc, pos, pixels: sample(model, enc, pos, pixels, sampling))
+    return Rendered(out[:3], out[3:6], out[6])

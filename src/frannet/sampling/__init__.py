@@ -2,8 +2,9 @@
 
 from .interpolants import Constant, Diffusion, Direction
 from .noise import grid_coords, keyed_normal
-from .samplers import ddim, ddpm, timesteps, torch_noise, walk
+from .samplers import ddim, ddim_step, ddpm, timesteps, torch_noise, walk, walk_step
 from .schedules import Schedule, cosine, linear, sigmoid
 
-__all__ = ["Constant", "Diffusion", "Direction", "Schedule", "cosine", "ddim", "ddpm", "grid_coords", "keyed_normal",
-           "linear", "sigmoid", "timesteps", "torch_noise", "walk"]
+__all__ = ["Constant", "Diffusion", "Direction", "Schedule", "cosine", "ddim", "ddim_step", "ddpm", "grid_coords", "keyed_normal",
+           "linear", "sigmoid", "timesteps", "torch_noise", "walk",
+           "walk_step"]

@@ -69,19 +69,35 @@ def ddpm(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, callback=No
     return x
 
 
+def ddim_step(model_fn, interp: Diffusion, x: torch.Tensor, t: int, t_prev: int, noise: Noise, eta: float = 0.0,
+              clip=None, project_noise: bool = False, project=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One DDIM transition from integer time t to t_prev: (the new x, this step's clean estimate x0)."""
+    ab = interp.schedule.alpha_bar
+    x0, eps = _estimates(model_fn, interp, x, t, clip, project_noise, project)
+    a_t, a_prev = ab[t].item(), ab[t_prev].item()
+    sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) ** 0.5
+    return a_prev**0.5 * x0 + max(0.0, 1 - a_prev - sigma**2) ** 0.5 * eps + sigma * noise(t, x), x0
+
+
 def ddim(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, steps: int, eta: float = 0.0,
          skip: str = "uniform", clip=None, project_noise: bool = False, callback=None, project=None) -> torch.Tensor:
     """DDIM (Song et al.) over ``steps`` transitions; eta = 1 on the full schedule is DDPM."""
-    ab = interp.schedule.alpha_bar
     ts = timesteps(interp.schedule.steps, steps, skip)
     for t, t_prev in zip(ts[:-1], ts[1:]):
-        x0, eps = _estimates(model_fn, interp, x, t, clip, project_noise, project)
-        a_t, a_prev = ab[t].item(), ab[t_prev].item()
-        sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) ** 0.5
-        x = a_prev**0.5 * x0 + max(0.0, 1 - a_prev - sigma**2) ** 0.5 * eps + sigma * noise(t, x)
+        x, x0 = ddim_step(model_fn, interp, x, t, t_prev, noise, eta, clip, project_noise, project)
         if callback is not None:
             callback(t, x, x0)
     return x
+
+
+def walk_step(model_fn, x: torch.Tensor, k: int, steps: int, interp: Direction = Direction(),
+              project=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step k of ``steps`` of the walk at values x: (the move to add to x, the clean estimate x0)."""
+    t, t_next = 1 - k / steps, 1 - (k + 1) / steps
+    d = model_fn(x, t)
+    if project is not None:  # the way to the projected estimate x0 = x + d
+        d = project(x + d) - x
+    return (1 - t_next / t) * d, interp.solve(x, t, d)[0]
 
 
 def walk(model_fn, x: torch.Tensor, steps: int, tol: float = 0.0, callback=None,
@@ -98,15 +114,11 @@ def walk(model_fn, x: torch.Tensor, steps: int, tol: float = 0.0, callback=None,
     active = torch.arange(x.shape[0], device=x.device)
     evals = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
     for k in range(steps):
-        t, t_next = 1 - k / steps, 1 - (k + 1) / steps
-        d = model_fn(x[active], t, active)
-        if project is not None:  # the way to the projected estimate x0 = x + d
-            d = project(x[active] + d) - x[active]
-        move = (1 - t_next / t) * d
+        move, x0 = walk_step(lambda v, t: model_fn(v, t, active), x[active], k, steps, interp, project)
         x[active] += move
         evals[active] += 1
         if callback is not None:
-            callback(k, x, interp.solve(x[active] - move, t, d)[0])
+            callback(k, x, x0)
         if tol > 0:
             active = active[move.abs().amax(dim=-1) >= tol]
             if active.numel() == 0:
