@@ -9,6 +9,16 @@ in colour, i.e. on colour = base + x0 / residual_scale, and mapped back to the r
 (diffusion first clips the colour to [0, 1], as it does without the projection). The sampler's
 last x0 is a projected one, so A x_hat = y to float precision.
 
+A noisy observation, y = A x + n with n of std sigma_y, should be agreed with only up to its
+noise (DDNM+): each correction is weighted, x0 <- x0 + lambda_t A+ (y - A x0), with
+lambda_t = min(1, s / (a sigma)) for the state x_next = a x0 + s noise the step goes to and
+sigma = sigma_y * residual_scale, the observation's noise in x0's (residual) units; diffusion
+also shrinks the step's own noise by as much as the correction brings (``samplers.ddim_step``).
+lambda_t is 1 while x_next is noisier than the observation and falls to 0 at the last step, so
+A x_hat - y is left at about the observation's noise. The scalar lambda_t treats A+ n as
+per-pixel noise of std sigma_y: exact for average pooling (A+ repeats each value), DDNM+'s
+simplified form for bicubic downscaling, whose A+ reshapes the noise's spectrum.
+
 A couples pixels across the image, so the steps run outermost over the whole output and the
 chunks inside: x_t is held for every output pixel and sample (3 floats each, a few copies of
 that while a step runs: fine up to tens of megapixels). Each step evaluates the model chunk by
@@ -38,12 +48,11 @@ class Observation:
 
     operator: Operator
     y: torch.Tensor
-    sigma: float = 0.0  # the noise std of y (colour units, 0-1 scale)
+    sigma: float = 0.0  # the noise std of y (colour units, 0-1 scale): agree with y up to it (DDNM+)
 
     def __post_init__(self):
-        if self.sigma:
-            raise ValueError("consistency with a noisy observation (DDNM+) is not supported: denoise the input first "
-                             "and project onto the clean result (sigma 0)")
+        if self.sigma < 0:
+            raise ValueError(f"the observation's noise std must be >= 0, got {self.sigma}")
 
 
 def _bicubic_base(lr: torch.Tensor, size: tuple[int, int], rows_at_once: int) -> torch.Tensor:
@@ -64,7 +73,7 @@ def render_consistent(model: FranNet, lr: torch.Tensor, size: tuple[int, int], s
                       gray: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """``render_iterative`` (same arguments) with every step's estimate projected onto
     ``observation``: the mean and std of the samples, (3, H, W) each; every sample satisfies
-    A x = y before any clipping. ``progress`` gets fractions of output pixels (each step's share)."""
+    A x = y before any clipping (up to y's noise, if ``observation.sigma``). ``progress`` gets fractions of output pixels (each step's share)."""
     if sampling.tol > 0:
         raise ValueError("consistency projects every pixel at every step, so pixels cannot stop early: use tol 0")
     if sampling.adaptive > 0:
@@ -105,19 +114,21 @@ def render_consistent(model: FranNet, lr: torch.Tensor, size: tuple[int, int], s
     def to_colour(x):
         return base + x.view(count, out_h, out_w, 3).permute(0, 3, 1, 2) / cfg.residual_scale
 
-    def project(x0):
+    def project(x0, weight):  # x0 + weight A+ (y - A x0), in colour
         colour = to_colour(x0)
         if isinstance(interp, Diffusion):  # valid colours, as ``sample_pixels`` clips its estimates
             colour = colour.clamp(0.0, 1.0)
-        colour = observation.operator.project(colour, observation.y)
+        if weight:
+            op = observation.operator
+            colour = colour + weight * op.pinv(observation.y - op(colour))
         return ((colour - base) * cfg.residual_scale).permute(0, 2, 3, 1).reshape(-1, 3)
 
-    x1 = keyed(0, base)
+    x1, sigma_y = keyed(0, base), observation.sigma * cfg.residual_scale
     if isinstance(interp, Diffusion):
         x = ddim(model_fn, x1, interp, keyed, steps=sampling.steps, eta=sampling.eta, skip=sampling.skip,
-                 project=project)
+                 project=project, sigma_y=sigma_y)
     else:
-        x, _ = walk(model_fn, x1, sampling.steps, project=project)
+        x, _ = walk(model_fn, x1, sampling.steps, project=project, sigma_y=sigma_y)
     colours = to_colour(x)
     std = colours.std(dim=0) if count > 1 else torch.zeros_like(base)
     return colours.mean(dim=0), std

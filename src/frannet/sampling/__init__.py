@@ -2,9 +2,9 @@
 
 from .interpolants import Constant, Diffusion, Direction
 from .noise import grid_coords, keyed_normal
-from .samplers import ddim, ddim_step, ddpm, timesteps, torch_noise, walk, walk_step
+from .samplers import ddim, ddim_step, ddpm, range_weight, timesteps, torch_noise, walk, walk_step
 from .schedules import Schedule, cosine, linear, sigmoid
 
 __all__ = ["Constant", "Diffusion", "Direction", "Schedule", "cosine", "ddim", "ddim_step", "ddpm", "grid_coords", "keyed_normal",
-           "linear", "sigmoid", "timesteps", "torch_noise", "walk",
+           "linear", "range_weight", "sigmoid", "timesteps", "torch_noise", "walk",
            "walk_step"]

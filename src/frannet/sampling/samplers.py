@@ -3,9 +3,12 @@
 ``model_fn(x, t)`` returns the interpolant's prediction for values x at time t in [0, 1].
 ``noise(step, like)`` returns standard normal values shaped like ``like`` for the given step
 (``torch_noise(generator)`` wraps a torch.Generator; restorators pass coordinate-keyed noise).
-``callback(step_index, x, x0)``, if given, sees every step. ``project(x0)``, if given, replaces
-each step's clean estimate before the step is taken (DDNM's range-null-space projection onto an
-observation; diffusion keeps the predicted noise, and the last x0 is a projected one). Nothing
+``callback(step_index, x, x0)``, if given, sees every step. ``project(x0, weight)``, if given,
+replaces each step's clean estimate before the step is taken: DDNM's range-null-space projection
+onto an observation, x0 + weight A+(y - A x0) (diffusion keeps the predicted noise). With a
+noisy observation, ``sigma_y`` (its noise std in x0's units) makes the weight DDNM+'s
+``range_weight`` of each step and, for ddim, shrinks the step's noise to make room for the
+observation's; with sigma_y = 0 every weight is 1 and the last x0 is a projected one. Nothing
 here owns state.
 """
 
@@ -40,6 +43,23 @@ def timesteps(total: int, steps: int, skip: str = "uniform") -> list[int]:
     return out if out[-1] == 0 else out + [0]
 
 
+def range_weight(ratio: float, sigma_y: float) -> float:
+    """DDNM+'s lambda_t: the share of the correction A+(y - A x0) to apply before stepping to
+    x_next = a x0 + s noise, ratio = s / a, with an observation whose noise std is sigma_y (both
+    in x0's units). The correction carries lambda sigma_y of the observation's noise into x0, so
+    a lambda sigma_y into x_next, which must fit in the noise x_next is meant to have, s:
+
+        lambda = 1 if s >= a sigma_y else s / (a sigma_y)
+
+    so at the noisy end the observation is taken whole and near t = 0 less and less of it
+    (none at the last step: the model's estimate is trusted over the noise)."""
+    return 1.0 if ratio >= sigma_y else ratio / sigma_y
+
+
+def _weighted(project, weight: float):
+    return None if project is None else lambda x0: project(x0, weight)
+
+
 def _estimates(model_fn, interp: Diffusion, x, t: int, clip, project_noise, project=None):
     total = interp.schedule.steps
     x0, eps = interp.solve(x, t / total, model_fn(x, t / total))
@@ -55,10 +75,11 @@ def _estimates(model_fn, interp: Diffusion, x, t: int, clip, project_noise, proj
 
 def ddpm(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, callback=None, clip=None,
          project_noise: bool = False, project=None) -> torch.Tensor:
-    """Ancestral sampling through every step of the schedule (Ho et al.)."""
+    """Ancestral sampling through every step of the schedule (Ho et al.); ``project`` is always
+    weighted 1 (no DDNM+)."""
     ab = interp.schedule.alpha_bar
     for t in range(interp.schedule.steps, 0, -1):
-        x0, _ = _estimates(model_fn, interp, x, t, clip, project_noise, project)
+        x0, _ = _estimates(model_fn, interp, x, t, clip, project_noise, _weighted(project, 1.0))
         a_t, a_prev = ab[t].item(), ab[t - 1].item()
         beta = 1 - a_t / a_prev
         mean = (a_prev**0.5 * beta / (1 - a_t)) * x0 + ((1 - beta) ** 0.5 * (1 - a_prev) / (1 - a_t)) * x
@@ -70,38 +91,52 @@ def ddpm(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, callback=No
 
 
 def ddim_step(model_fn, interp: Diffusion, x: torch.Tensor, t: int, t_prev: int, noise: Noise, eta: float = 0.0,
-              clip=None, project_noise: bool = False, project=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One DDIM transition from integer time t to t_prev: (the new x, this step's clean estimate x0)."""
+              clip=None, project_noise: bool = False, project=None,
+              sigma_y: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """One DDIM transition from integer time t to t_prev: (the new x, this step's clean estimate x0).
+
+    x_prev = sqrt(ab_prev) x0 + keep (c eps + sigma z), c^2 + sigma^2 = 1 - ab_prev. With DDNM+
+    the projected x0 brings lambda sigma_y of the observation's noise, so the step's own noise is
+    shrunk to keep x_prev's total at the schedule's: keep^2 (1 - ab_prev) + ab_prev (lambda
+    sigma_y)^2 = 1 - ab_prev (keep = 0 once lambda < 1; DDNM+'s simplified form shrinks it
+    everywhere, not only in A's range)."""
     ab = interp.schedule.alpha_bar
-    x0, eps = _estimates(model_fn, interp, x, t, clip, project_noise, project)
     a_t, a_prev = ab[t].item(), ab[t_prev].item()
+    weight = range_weight(((1 - a_prev) / a_prev) ** 0.5, sigma_y)
+    x0, eps = _estimates(model_fn, interp, x, t, clip, project_noise, _weighted(project, weight))
+    carried = a_prev * (weight * sigma_y) ** 2  # the observation's noise variance in x_prev
+    keep = (max(0.0, 1 - a_prev - carried) / (1 - a_prev)) ** 0.5 if carried else 1.0
     sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) ** 0.5
-    return a_prev**0.5 * x0 + max(0.0, 1 - a_prev - sigma**2) ** 0.5 * eps + sigma * noise(t, x), x0
+    c = max(0.0, 1 - a_prev - sigma**2) ** 0.5
+    return a_prev**0.5 * x0 + (keep * c) * eps + (keep * sigma) * noise(t, x), x0
 
 
 def ddim(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, steps: int, eta: float = 0.0,
-         skip: str = "uniform", clip=None, project_noise: bool = False, callback=None, project=None) -> torch.Tensor:
+         skip: str = "uniform", clip=None, project_noise: bool = False, callback=None, project=None,
+         sigma_y: float = 0.0) -> torch.Tensor:
     """DDIM (Song et al.) over ``steps`` transitions; eta = 1 on the full schedule is DDPM."""
     ts = timesteps(interp.schedule.steps, steps, skip)
     for t, t_prev in zip(ts[:-1], ts[1:]):
-        x, x0 = ddim_step(model_fn, interp, x, t, t_prev, noise, eta, clip, project_noise, project)
+        x, x0 = ddim_step(model_fn, interp, x, t, t_prev, noise, eta, clip, project_noise, project, sigma_y)
         if callback is not None:
             callback(t, x, x0)
     return x
 
 
 def walk_step(model_fn, x: torch.Tensor, k: int, steps: int, interp: Direction = Direction(),
-              project=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step k of ``steps`` of the walk at values x: (the move to add to x, the clean estimate x0)."""
+              project=None, sigma_y: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step k of ``steps`` of the walk at values x: (the move to add to x, the clean estimate x0).
+    The walk injects no noise, so DDNM+ only weights the projection: x_next = (1 - t_next) x0 +
+    t_next x1 has s / a = t_next / (1 - t_next)."""
     t, t_next = 1 - k / steps, 1 - (k + 1) / steps
     d = model_fn(x, t)
     if project is not None:  # the way to the projected estimate x0 = x + d
-        d = project(x + d) - x
+        d = project(x + d, range_weight(t_next / (1 - t_next), sigma_y)) - x
     return (1 - t_next / t) * d, interp.solve(x, t, d)[0]
 
 
 def walk(model_fn, x: torch.Tensor, steps: int, tol: float = 0.0, callback=None,
-         interp: Direction = Direction(), project=None) -> tuple[torch.Tensor, torch.Tensor]:
+         interp: Direction = Direction(), project=None, sigma_y: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Autoregressive walk from a source toward x0 along the Direction interpolant.
 
     At t_k = 1 - k/steps the model predicts d = x0 - x; stepping to t_{k+1} moves x by
@@ -114,7 +149,7 @@ def walk(model_fn, x: torch.Tensor, steps: int, tol: float = 0.0, callback=None,
     active = torch.arange(x.shape[0], device=x.device)
     evals = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
     for k in range(steps):
-        move, x0 = walk_step(lambda v, t: model_fn(v, t, active), x[active], k, steps, interp, project)
+        move, x0 = walk_step(lambda v, t: model_fn(v, t, active), x[active], k, steps, interp, project, sigma_y)
         x[active] += move
         evals[active] += 1
         if callback is not None:
