@@ -1,0 +1,59 @@
+"""The ``frannet`` command: a thin layer over the library.
+
+    frannet restore INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto] [--colorize] [--quality Q]
+                    [--restorator diffusion --model M --steps K --eta E --seed S --samples N --uncertainty PNG]
+                    [--adaptive SIGMA --steps-map PNG]
+    frannet denoise INPUT -o OUTPUT [--noise SIGMA|auto]
+    frannet colorize INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto]
+    frannet inpaint INPUT --mask MASK -o OUTPUT [--steps K]      (white in MASK = missing)
+    frannet sense INPUT --ratio 0.25 -o MEASUREMENTS.npz [--block 32] [--seed 0]
+    frannet reconstruct MEASUREMENTS.npz -o OUTPUT [--steps K]
+    frannet estimate-noise IMAGE...
+    frannet interpolate A B --alpha 0.3 -o C
+    frannet train CONFIG [--resume CKPT]
+    frannet export CKPT -o MODEL [--half]
+    frannet eval HR_FOLDER [--scales 2,3,4,6,8] [--json OUT]
+    frannet bench [--size 512] [--scale 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from ..checkpoint import CheckpointError
+from ..config import ConfigError
+from ..io import ConversionWarning, ImageReadError
+from . import inverse, restore, tools
+from .common import UsageError
+
+__all__ = ["UsageError", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="frannet", description="Image restoration at any output resolution.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for part in (restore, inverse, tools):
+        part.add_parsers(sub)
+    return parser
+
+
+def _one_line_warning(message, category, *_) -> None:
+    kind = "note" if issubclass(category, ConversionWarning) else "warning"
+    print(f"frannet: {kind}: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():  # e.g. a file's conversion (CMYK to RGB): one line each
+            warnings.simplefilter("always", ConversionWarning)
+            warnings.showwarning = _one_line_warning
+            return args.func(args)
+    except (UsageError, ConfigError, CheckpointError, ImageReadError, FileNotFoundError, ValueError) as exc:
+        print(f"frannet: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("frannet: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,224 @@
+"""``frannet restore``, ``denoise`` and ``colorize``: files, folders or globs in, restored files out."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+
+from ..io import DEFAULT_QUALITY, IMAGE_SUFFIXES
+from ..parsing import parse_noise, parse_region, parse_scale, parse_size
+from .common import UsageError, positive_int
+
+LARGE_OUTPUT = 4_000_000  # outputs with more pixels than this get a progress bar of their own
+
+
+def _has_wildcard(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folders of a glob pattern before its first wildcard: outputs mirror paths below it."""
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if _has_wildcard(part))
+    return Path(*parts[:fixed]) if fixed else Path()
+
+
+def _image_files(paths) -> list[Path]:
+    return sorted(p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _restore_jobs(given: str, dst: Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for a file, a folder (recursively) or a glob pattern (``**`` is
+    any depth; quote it so the shell leaves it alone)."""
+    src = Path(given)
+    is_glob = not src.exists() and _has_wildcard(given)
+    if src.is_dir() or is_glob:
+        root = _glob_root(given) if is_glob else src
+        paths = (Path(p) for p in glob.glob(given, recursive=True)) if is_glob else src.rglob("*")
+        files = _image_files(paths)
+        if not files:
+            raise UsageError(f"{src}: no images {'match' if is_glob else 'found'}")
+        if dst.exists() and not dst.is_dir():
+            raise UsageError(f"{dst}: the input is {'a pattern' if is_glob else 'a folder'}, so the output "
+                             f"must be a folder")
+        return [(f, dst / f.relative_to(root)) for f in files]
+    if not src.exists():
+        raise UsageError(f"{src}: no such file or folder")
+    return [(src, dst / src.name if dst.is_dir() else dst)]
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from ..api import output_size
+    from ..distributed import process_share
+    from ..io import read_image, write_image
+    from ..pipeline import Job, Models, restore_bands, restore_picture
+    from ..streaming import needs_streaming, write_streamed_tiff
+
+    if args.scale is not None and args.size is not None:
+        raise UsageError("give one of --scale or --size, not both")
+    noise = parse_noise(args.noise)
+    if args.scale is None and args.size is None and noise == 0 and not args.colorize:
+        raise UsageError("nothing to do: give --scale or --size to upscale, --noise to denoise, or --colorize")
+    scale = parse_scale(args.scale) if args.scale else None
+    size = parse_size(args.size) if args.size else None
+    scale = 1.0 if scale is None and size is None else scale
+    region = parse_region(args.region) if args.region else None
+    if not 1 <= args.quality <= 100:
+        raise UsageError(f"--quality must be between 1 and 100, got {args.quality}")
+    jobs = _restore_jobs(args.input, Path(args.output))
+    for src, dst in jobs:
+        if dst.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UsageError(f"{dst}: unsupported output format {dst.suffix!r}")
+        if dst.exists() and dst.resolve() == src.resolve() and not args.overwrite:
+            raise UsageError(f"{dst} is the input; pass --overwrite to replace it")
+    rank, world = process_share()
+    if world > 1:  # under torchrun: this process's share of the files
+        jobs = jobs[rank::world]
+    skipped = 0
+    if args.skip_existing or world > 1:  # writes are atomic, so an existing output is a finished one
+        todo = [(src, dst) for src, dst in jobs if not dst.exists()]
+        skipped, jobs = len(jobs) - len(todo), todo
+    stage = "colorize" if args.colorize else "upscale" if noise == 0 else "denoise"
+    models = Models(**{stage: args.model})
+    sampling = _sampling(args, single_output=len(jobs) == 1 and not Path(args.input).is_dir())
+    failures = []
+    for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
+        try:
+            picture = read_image(src, max_pixels=args.max_pixels)  # the output is no smaller than the input
+            width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=args.max_pixels)
+            job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
+                      tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
+                      sampling=sampling, region=region, progressive=args.progressive)
+            x0, y0, x1, y1 = job.window
+            with tqdm(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", unit_scale=True, leave=False,
+                      disable=args.quiet or (x1 - x0) * (y1 - y0) < LARGE_OUTPUT) as pixels:
+                if needs_streaming(x1 - x0, y1 - y0, job.max_memory):  # never held whole: written band by band
+                    header, bands = restore_bands(picture, job, models, progress=pixels.update)
+                    write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
+                    continue
+                result = restore_picture(picture, job, models, progress=pixels.update)
+                write_image(dst, result, quality=args.quality)
+                if args.uncertainty:
+                    _write_uncertainty(args.uncertainty, result)
+                if sampling.adaptive or args.steps_map:
+                    _report_evaluations(args, result, sampling, models.get(stage).cfg)
+        except Exception as exc:  # a batch keeps going past any bad file and reports it
+            if len(jobs) == 1:
+                raise
+            failures.append(str(exc) if str(src) in str(exc) else f"{src}: {exc or type(exc).__name__}")
+    if len(jobs) > 1 or skipped or world > 1:
+        who = f"rank {rank}/{world}: " if world > 1 else ""
+        print(f"{who}restored {len(jobs) - len(failures)} of {len(jobs)} images into {args.output}"
+              + (f", skipped {skipped} already done" if skipped else ""))
+        for why in failures:
+            print(f"  failed: {why}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _sampling(args, single_output: bool):
+    """The iterative restorators' options from the command line."""
+    from ..restorators.iterative import Sampling
+
+    if args.uncertainty and not single_output:
+        raise UsageError("--uncertainty writes one map: give a single input image")
+    if args.uncertainty and args.samples < 2:
+        raise UsageError("--uncertainty needs --samples 2 or more (the map is the std of the samples)")
+    if args.steps_map and not single_output:
+        raise UsageError("--steps-map writes one map: give a single input image")
+    return Sampling(steps=args.steps, eta=args.eta, seed=args.seed, samples=args.samples, adaptive=args.adaptive)
+
+
+def _write_uncertainty(path: str, result) -> None:
+    from ..uncertainty import write_heatmap
+
+    top = write_heatmap(path, result.std)
+    print(f"uncertainty map: {path} (brightest = std {top * 255:.1f} on the 0-255 scale or more)")
+
+
+def _report_evaluations(args, result, sampling, cfg) -> None:
+    """Print the decoder evaluations against uniform steps; write the steps map if asked."""
+    from ..restorators.iterative import transitions
+    from ..uncertainty import write_heatmap
+
+    if result.evaluations is None:
+        raise UsageError("--adaptive and --steps-map need an iterative (autoregressive or diffusion) model")
+    steps = result.evaluations / sampling.samples  # per sample: constant over each adaptive tile
+    total, uniform = int(result.evaluations.sum()), transitions(cfg, sampling) * sampling.samples * steps.size
+    if args.steps_map:
+        top = write_heatmap(args.steps_map, steps)
+        print(f"steps map: {args.steps_map} (brightest = {top:g} steps per pixel and sample or more)")
+    if not args.quiet:
+        print(f"decoder evaluations: {total:,} of {uniform:,} with uniform steps ({100 * total / uniform:.0f}%)")
+
+
+def _add_sampling_options(p: argparse.ArgumentParser) -> None:
+    from ..config import RESTORATORS
+    from ..restorators.iterative import Sampling
+
+    g = p.add_argument_group("iterative restorators (need a --model trained for them)")
+    g.add_argument("--restorator", choices=RESTORATORS,
+                   help="single (one query per pixel), autoregressive (a walk) or diffusion (DDIM); default: the "
+                        "model's own")
+    g.add_argument("--steps", type=int, default=Sampling.steps,
+                   help=f"model evaluations per pixel and sample (default {Sampling.steps})")
+    g.add_argument("--eta", type=float, default=Sampling.eta,
+                   help="diffusion: DDIM noise, 0 (deterministic) to 1 (with --steps at the schedule's length: DDPM)")
+    g.add_argument("--seed", type=int, default=Sampling.seed, help="noise seed (the result does not depend on --tile)")
+    g.add_argument("--samples", type=int, default=Sampling.samples, help="samples averaged (default 1)")
+    g.add_argument("--uncertainty", metavar="PNG", help="write the samples' per-pixel std here as a heatmap")
+    g.add_argument("--adaptive", type=float, default=Sampling.adaptive, metavar="SIGMA",
+                   help=f"stop refining a {Sampling.adaptive_tile}-pixel tile once its estimate's update has a "
+                        "noise std below SIGMA (0-255 scale; default 0: off)")
+    g.add_argument("--steps-map", metavar="PNG", help="write the steps spent per output pixel here as a heatmap")
+
+
+def add_parsers(sub) -> None:
+    from ..api import DEFAULT_MAX_OUTPUT_PIXELS
+    from ..tiling import DEFAULT_MAX_MEMORY
+
+    restore_help = {
+        "restore": ("upscale, denoise and/or colorize an image or a folder of images", "0", False),
+        "denoise": ("remove noise (the level is estimated unless --noise is given)", "auto", False),
+        "colorize": ("colour gray photos (and upscale or denoise them in the same pass)", "0", True),
+    }
+    for name, (text, noise_default, colorize) in restore_help.items():
+        p = sub.add_parser(name, help=text)
+        p.add_argument("input", help="image file, folder, or quoted glob pattern such as 'photos/**/*.jpg'")
+        p.add_argument("-o", "--output", required=True, help="output file (or folder, for a folder input)")
+        p.add_argument("--scale", help="factor, e.g. 3.5, or SX,SY for different factors per axis")
+        p.add_argument("--size", help="exact output size WIDTHxHEIGHT")
+        p.add_argument("--noise", default=noise_default,
+                       help=f"the denoising dial: the input's noise sigma on the 0-255 scale (0 to 75), or 'auto' "
+                            f"to estimate it per image (default {noise_default})")
+        if name == "restore":
+            p.add_argument("--colorize", action="store_true", help="colour a gray photo")
+        else:
+            p.set_defaults(colorize=colorize)
+        p.add_argument("--model", help="weights (.safetensors) for the main stage; the bundled model by default")
+        p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS, help="largest output allowed")
+        p.add_argument("--tile", type=positive_int,
+                       help="encoder tile side in input pixels (the result does not depend on it); default: the "
+                            "largest that fits --max-memory")
+        p.add_argument("--max-memory", type=positive_int, default=DEFAULT_MAX_MEMORY >> 20, metavar="MB",
+                       help=f"working memory to aim for (default {DEFAULT_MAX_MEMORY >> 20}); larger outputs are "
+                            f"written to TIFF tile by tile, never held whole")
+        p.add_argument("--progressive", action="store_true",
+                       help="upscale in steps of at most x2 (x8 as x2 x2 x2) instead of one shot, which measured "
+                            "better (see the README)")
+        p.add_argument("--region", metavar="X0,Y0,X1,Y1",
+                       help="render only this window of the output (its pixels; equal to the same crop of the "
+                            "whole output), e.g. to look closely at a huge image without computing the rest")
+        p.add_argument("--consistency", action="store_true",
+                       help="project the upscaled output so that bicubic downscaling gives back the input exactly")
+        p.add_argument("--quality", type=int, default=DEFAULT_QUALITY,
+                       help=f"JPEG and WebP output quality, 1-100 (default {DEFAULT_QUALITY})")
+        p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
+        p.add_argument("--skip-existing", action="store_true",
+                       help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        _add_sampling_options(p)
+        p.set_defaults(func=run)
