@@ -225,3 +225,14 @@ def test_training_pairs_are_a_function_of_seed_and_step(image_folder):
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     x_t, t, target = a
     assert x_t.shape == target.shape == (2, 64, 3) and t.shape == (2, 64) and ((0 <= t) & (t <= 1)).all()
+
+
+def test_the_bundled_diffusion_model_upscales_when_that_restorator_is_asked_for(capsys, tmp_path, photo):
+    from frannet.pipeline import BUNDLED
+
+    assert load_model(BUNDLED["diffusion"]).cfg.restorator == "diffusion"
+    out = tmp_path / "out.png"
+    code, _, err = _run(capsys, "restore", photo, "-o", out, "--scale", "2", "--restorator", "diffusion",
+                        "--steps", "2", "--samples", "2")
+    assert code == 0, err
+    assert Image.open(out).size == (74, 80)

@@ -38,7 +38,8 @@ from .tiling import DEFAULT_MAX_MEMORY, auto_tile, render_bands, render_tiled
 WEIGHTS = Path(__file__).parent / "weights"
 BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
            "denoise": WEIGHTS / "frannet-denoise.safetensors",
-           "colorize": WEIGHTS / "frannet-color.safetensors"}
+           "colorize": WEIGHTS / "frannet-color.safetensors",
+           "diffusion": WEIGHTS / "frannet-diffusion.safetensors"}
 CLEAN = 0.5  # estimated sigmas below this (0-255 scale) are treated as a clean input
 ALPHA_EPS = 1e-3  # below this alpha a pixel's colour is moot (written as 0), and dividing by it is noise
 
@@ -51,6 +52,7 @@ class Models:
     upscale: FranNet | str | Path | None = None
     denoise: FranNet | str | Path | None = None
     colorize: FranNet | str | Path | None = None
+    diffusion: FranNet | str | Path | None = None  # upscales when the diffusion restorator is asked for
     _loaded: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
@@ -130,6 +132,14 @@ def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> li
     steps = max(1, max(math.ceil(math.log2(o / i) - 1e-9) for i, o in zip(in_size, out_size)))
     return [tuple(max(1, round(i * (o / i) ** (k / steps))) for i, o in zip(in_size, out_size))
             for k in range(1, steps + 1)]
+
+
+def _upscaler(models: Models, job: Job) -> FranNet:
+    """The upscaling model: the diffusion one when that restorator is asked for and no upscaling
+    model was given, else the single-step (or given) one."""
+    if job.restorator == "diffusion" and models.upscale is None:
+        return models.get("diffusion")
+    return models.get("upscale")
 
 
 def _tile(model: FranNet, lr: torch.Tensor, size, job: Job) -> int:
@@ -220,8 +230,8 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
             observed = Observation(down, lr) if down is not None else None
             observed_lr = lr
             for stage_size in progressive_sizes(in_size, size)[:-1] if job.progressive else ():
-                lr = _render(models.get("upscale"), lr, stage_size, job, None)[0].clamp(0.0, 1.0)
-            rgb, std, evaluations = _render(models.get("upscale"), lr, size, job, progress, True, observed)
+                lr = _render(_upscaler(models, job), lr, stage_size, job, None)[0].clamp(0.0, 1.0)
+            rgb, std, evaluations = _render(_upscaler(models, job), lr, size, job, progress, True, observed)
             if down is not None:  # exact already from an iterative model; this also keeps it in [0, 1]
                 rgb = down.project_valid(rgb, observed_lr)
     rgb, alpha = rgb.clamp(0.0, 1.0), None
@@ -248,7 +258,7 @@ def restore_bands(picture: Picture, job: Job, models: Models | None = None,
     models = models or Models()
     given = _prepare(picture, job)
     lr, size = given.premultiplied, (job.height, job.width)
-    model = models.get("upscale")
+    model = _upscaler(models, job)
     if given.sigma > 0:
         denoised, *_ = _denoise(models.get("denoise"), lr, given.sigma, job, None, size == tuple(lr.shape[-2:]))
         lr = denoised
