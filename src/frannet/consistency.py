@@ -45,6 +45,7 @@ class Operator:
         lies in both, so the clipped result's disagreement shrinks with every round (on x4
         photos: 0.7/255 after 20 rounds, 0.17/255 after 50); it stops once within ``tol``.
         """
+        x = x.clamp(0.0, 1.0)
         for _ in range(max_rounds):
             residual = y - self(x)
             if residual.abs().max() <= tol:
