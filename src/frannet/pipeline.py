@@ -26,9 +26,8 @@ from .config import RESTORATORS
 from .consistency import BicubicDown, Compose, Gray
 from .degradations import LUMA, to_gray
 from .io import Picture
-from .coords import pixel_centers
 from .models import FranNet
-from .models.sampling import sample_bicubic
+from .models.sampling import bicubic_window
 from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
 from .restorators.consistent import Observation
@@ -161,10 +160,7 @@ def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, job: Job, progress
 def _resize_alpha(alpha: torch.Tensor, size: tuple[int, int], rows: slice, cols: slice) -> torch.Tensor:
     """The window (rows, cols) of alpha (h, w) resized to ``size`` with the models' bicubic base,
     so an opaque colour un-premultiplies exactly."""
-    (out_h, out_w), (h, w) = size, alpha.shape
-    pos = pixel_centers(out_h, out_w, rows, cols, dtype=torch.float64) * torch.tensor([w, h], dtype=torch.float64)
-    values = sample_bicubic(alpha[None, :, :, None], pos[None] - 0.5)
-    return values.reshape(rows.stop - rows.start, cols.stop - cols.start).clamp(0.0, 1.0)
+    return bicubic_window(alpha[None], size, rows, cols)[0].clamp(0.0, 1.0)
 
 
 def _unpremultiply(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:

@@ -63,3 +63,16 @@ def sample_bicubic(img: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     xs = [(x0 + i - 1).clamp(0, w - 1) for i in range(4)]
     ys = [(y0 + j - 1).clamp(0, h - 1) for j in range(4)]
     return _weighted_taps(img, ys, xs, wy, wx)
+
+
+def bicubic_window(image: torch.Tensor, size: tuple[int, int], rows: slice | None = None,
+                   cols: slice | None = None) -> torch.Tensor:
+    """Rows x cols (default all) of (C, h, w) ``image`` upscaled to ``size`` = (H, W) with this
+    bicubic (what the models' residuals are over): (C, rows, cols)."""
+    from ..coords import pixel_centers
+
+    (out_h, out_w), (c, h, w) = size, image.shape
+    rows, cols = rows or slice(0, out_h), cols or slice(0, out_w)
+    pos = pixel_centers(out_h, out_w, rows, cols, dtype=torch.float64) * torch.tensor([w, h], dtype=torch.float64)
+    values = sample_bicubic(image.permute(1, 2, 0)[None].contiguous(), pos[None] - 0.5)[0]
+    return values.T.reshape(c, rows.stop - rows.start, cols.stop - cols.start).to(image.dtype)

@@ -34,9 +34,8 @@ from dataclasses import dataclass
 import torch
 
 from ..consistency import Operator
-from ..coords import pixel_centers
 from ..models import FranNet
-from ..models.sampling import sample_bicubic
+from ..models.sampling import bicubic_window
 from ..sampling import Diffusion, ddim, grid_coords, keyed_normal, walk
 from ..tiling import tile_bands, tile_encoder
 from .iterative import STEP_KEYS, Sampling, interpolant, transitions
@@ -56,15 +55,9 @@ class Observation:
 
 
 def _bicubic_base(lr: torch.Tensor, size: tuple[int, int], rows_at_once: int) -> torch.Tensor:
-    """(3, H, W) bicubic upscaling of (3, h, w) ``lr``: the base residuals are over (as ``FranNet.base``)."""
-    (out_h, out_w), (h, w) = size, lr.shape[-2:]
-    image = lr.permute(1, 2, 0)[None].contiguous()
-    base = lr.new_empty(out_h, out_w, 3)
-    for r0 in range(0, out_h, rows_at_once):
-        rows = slice(r0, min(out_h, r0 + rows_at_once))
-        pos = pixel_centers(out_h, out_w, rows=rows, dtype=torch.float64) * torch.tensor([w, h], dtype=torch.float64)
-        base[rows] = sample_bicubic(image, pos[None] - 0.5)[0].view(-1, out_w, 3).to(lr.dtype)
-    return base.permute(2, 0, 1)
+    """(3, H, W) bicubic upscaling of (3, h, w) ``lr``, band by band: the base residuals are over."""
+    return torch.cat([bicubic_window(lr, size, slice(r0, min(size[0], r0 + rows_at_once)))
+                      for r0 in range(0, size[0], rows_at_once)], dim=1)
 
 
 @torch.no_grad()
