@@ -19,14 +19,16 @@ def _picture(h, w, alpha=False, bits=8, seed=0):
     return Picture(rgb, a, bits=bits)
 
 
-@pytest.mark.parametrize("alpha,bits", [(False, 8), (True, 8), (True, 16)])
-def test_streamed_tiff_equals_the_whole_output(tmp_path, alpha, bits):
-    models = Models(upscale=tiny_model())
+@pytest.mark.parametrize("alpha,bits,size,noise", [(False, 8, (301, 263), 0.0), (True, 8, (301, 263), 0.0),
+                                                  (True, 16, (301, 263), 0.0), (False, 8, (301, 263), 20.0),
+                                                  (True, 8, (70, 45), 20.0)])
+def test_streamed_tiff_equals_the_whole_output(tmp_path, alpha, bits, size, noise):
+    models = Models(upscale=tiny_model(), denoise=tiny_model(tunable=True))
     picture = _picture(45, 70, alpha, bits)
-    job = Job(width=301, height=263, tile=16)  # many bands, none aligned with the TIFF tiles
+    job = Job(width=size[0], height=size[1], tile=16, noise=noise)  # many bands, none aligned with the TIFF tiles
     whole = restore_picture(picture, job, models)
     header, bands = restore_bands(picture, job, models)
-    write_streamed_tiff(tmp_path / "out.tif", header, 301, 263, bands, alpha=alpha)
+    write_streamed_tiff(tmp_path / "out.tif", header, *size, bands, alpha=alpha)
     with tifffile.TiffFile(tmp_path / "out.tif") as tif:
         assert tif.is_bigtiff and tif.pages[0].is_tiled and tif.pages[0].tilewidth == TIFF_TILE
         written = tif.asarray()

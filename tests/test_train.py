@@ -2,10 +2,11 @@ import json
 
 import pytest
 import torch
+from PIL import Image
 
 from frannet.checkpoint import load_model, load_training
 from frannet.config import ConfigError, TrainConfig
-from frannet.data import load_images, sample_batch
+from frannet.data import list_images, load_images, sample_batch
 from frannet.train import learning_rate, train
 
 
@@ -121,3 +122,12 @@ def test_a_new_phase_can_start_from_trained_weights(image_folder, tmp_path):
     bad = _config(image_folder, tmp_path / "p4", init=str(first), model={"channels": 4})
     with pytest.raises(ConfigError, match="init"):
         train(bad, progress=False)
+
+
+def test_excluded_train_images_are_left_out(tmp_path):
+    for name in ("keep.png", "retina.png", "sub/retina_2.png"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.new("RGB", (4, 4)).save(tmp_path / name)
+    names = [p.name for p in list_images([tmp_path], exclude=("retina*",))]
+    assert names == ["keep.png"]
+    assert len(list_images([tmp_path])) == 3

@@ -109,6 +109,7 @@ class DataConfig:
     """Where training images come from and how samples are cut from them."""
 
     train: tuple[str, ...] = ("data/train",)
+    exclude: tuple[str, ...] = ()     # file-name patterns ("retina.*") of train images left out
     val: tuple[str, ...] = ("data/val",)
     patch: int = 48                   # low-resolution patch side fed to the encoder
     min_scale: float = 1.0

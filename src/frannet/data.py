@@ -7,6 +7,7 @@ processes, sees exactly the samples an uninterrupted single run would.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import torch
@@ -28,22 +29,24 @@ class Batch:
         return Batch(self.lr.to(device), self.degradation.to(device), self.points.to(device), self.target.to(device))
 
 
-def list_images(folders) -> list[Path]:
+def list_images(folders, exclude=()) -> list[Path]:
+    """Image files under ``folders``, sorted per folder; names matching an ``exclude`` pattern left out."""
     files = []
     for folder in folders:
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"image folder {folder} does not exist")
-        files += sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files += sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                        and not any(fnmatch(p.name, pattern) for pattern in exclude))
     if not files:
         raise FileNotFoundError(f"no images found in {', '.join(map(str, folders))}")
     return files
 
 
-def load_images(folders, min_side: int = 0) -> list[torch.Tensor]:
+def load_images(folders, min_side: int = 0, exclude=()) -> list[torch.Tensor]:
     """All images in ``folders`` as (3, H, W) float tensors; smaller than min_side skipped."""
     images = []
-    for path in list_images(folders):
+    for path in list_images(folders, exclude):
         img = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1).contiguous()
         if min(img.shape[-2:]) >= min_side:
             images.append(img)

@@ -40,6 +40,7 @@ BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
            "colorize": WEIGHTS / "frannet-color.safetensors",
            "diffusion": WEIGHTS / "frannet-diffusion.safetensors"}
 CLEAN = 0.5  # estimated sigmas below this (0-255 scale) are treated as a clean input
+DENOISED_BAND = 256  # rows per band when a denoised image is streamed out as it is
 ALPHA_EPS = 1e-3  # below this alpha a pixel's colour is moot (written as 0), and dividing by it is noise
 
 
@@ -254,18 +255,22 @@ def restore_bands(picture: Picture, job: Job, models: Models | None = None,
     models = models or Models()
     given = _prepare(picture, job)
     lr, size = given.premultiplied, (job.height, job.width)
-    model = _upscaler(models, job)
+    model, same_size = _upscaler(models, job), size == tuple(lr.shape[-2:])
     if given.sigma > 0:
-        denoised, *_ = _denoise(models.get("denoise"), lr, given.sigma, job, None, size == tuple(lr.shape[-2:]))
-        lr = denoised
+        lr = _denoise(models.get("denoise"), lr, given.sigma, job, None, same_size)[0]
     if model.cfg.restorator != "single" or job.restorator not in (None, "single"):
         raise ValueError("outputs this large are written band by band, which only the single-step restorator does yet")
+    x0, y0, x1, y1 = job.window
 
-    x0, _, x1, _ = job.window
+    def rows():  # (first row, (3, rows, x1 - x0) band) of the output before alpha
+        if given.sigma > 0 and same_size:  # denoising only: the denoised image is the output
+            yield from ((r0, lr[:, r0:min(y1, r0 + DENOISED_BAND), x0:x1]) for r0 in range(y0, y1, DENOISED_BAND))
+        else:
+            yield from render_bands(model, lr, size, tile=_tile(model, lr, size, job), region=job.region,
+                                    progress=progress)
 
     def bands():
-        for r0, rgb in render_bands(model, lr, size, tile=_tile(model, lr, size, job), region=job.region,
-                                    progress=progress):
+        for r0, rgb in rows():
             rgb, alpha = rgb.clamp(0.0, 1.0), None
             if given.alpha is not None:
                 alpha = _resize_alpha(given.alpha, size, slice(r0, r0 + rgb.shape[1]), slice(x0, x1))
