@@ -2,11 +2,16 @@
 
     python benchmarks/large_images.py memory [--sizes 512,2048,4096] [--json OUT]
     python benchmarks/large_images.py progressive data/val [--json OUT]
+    python benchmarks/large_images.py seams [--json OUT]
 
 memory: ``frannet restore --scale 4`` on square inputs of each size (the bundled photo tiled to
 size), written to TIFF, each run in its own process; the figure is that process's peak
 resident memory. A 4096 input gives a 16384 x 16384 (268 MP) output, which is streamed to
 disk band by band. Run it on an idle machine: the largest size takes about half an hour.
+
+seams: the bundled diffusion restorator (8 steps, one sample) upscales a smooth colour gradient
+x4 in small tiles; the mean step between neighbouring pixels across tile borders over the mean
+step elsewhere (1 = no seam), and the largest difference from the same image in one tile.
 
 progressive: x8 on the held-out photos (centre crops, bicubic-degraded as ``frannet eval``
 does), one shot against x2 x2 x2 and x4 x2, PSNR-Y (8-pixel border cropped) and seconds.
@@ -29,12 +34,13 @@ from PIL import Image
 
 from frannet.api import SAMPLE_IMAGE
 from frannet.evaluate import degrade
-from frannet.metrics import psnr_y
+from frannet.metrics import psnr_y, seam_ratio
 from frannet.checkpoint import load_model
 from frannet.data import list_images
 from frannet.io import read_image
 from frannet.pipeline import BUNDLED
-from frannet.tiling import render_tiled
+from frannet.restorators.iterative import Sampling, render_iterative
+from frannet.tiling import render_tiled, tile_bands
 
 PLANS = {"one shot": (8.0,), "x2 x2 x2": (2.0, 2.0, 2.0), "x4 x2": (4.0, 2.0)}
 CROP = 384  # HR crop side for the progressive comparison (48 input pixels at x8)
@@ -80,6 +86,19 @@ def progressive(folder: str) -> dict:
     return {name: {"psnr_y": float(np.mean(v)), "per_photo": v, "seconds": seconds[name]} for name, v in scores.items()}
 
 
+def seams(side: int = 128, tile: int = 32) -> dict:
+    model = load_model(BUNDLED["diffusion"])
+    y, x = torch.meshgrid(torch.linspace(0, 1, side), torch.linspace(0, 1, side), indexing="ij")
+    lr, size = torch.stack([0.2 + 0.6 * x, 0.2 + 0.6 * y, 0.5 + 0.3 * (x - y)]), (4 * side, 4 * side)
+    sampling = Sampling(steps=8, seed=0)
+    tiled, _ = render_iterative(model, lr, size, sampling, tile=tile)
+    whole, _ = render_iterative(model, lr, size, sampling, tile=side)
+    tiles = [t for band in tile_bands(model.cfg, (side, side), size, tile) for t in band]
+    rows, cols = sorted({t.rows.start for t in tiles} - {0}), sorted({t.cols.start for t in tiles} - {0})
+    return {"input": side, "tile": tile, "output_tiles": len(tiles), "seam_ratio": seam_ratio(tiled, rows, cols),
+            "max_diff_from_one_tile": float((tiled - whole).abs().max())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -89,6 +108,7 @@ def main() -> None:
     p = sub.add_parser("progressive")
     p.add_argument("folder")
     p.add_argument("--json")
+    sub.add_parser("seams").add_argument("--json")
     args = parser.parse_args()
     if args.what == "memory":
         with tempfile.TemporaryDirectory() as tmp:
@@ -97,6 +117,9 @@ def main() -> None:
         for r in rows:
             print(f"| {r['input']}² | {r['output']}² | {r['peak_mb']:.0f} MB | {r['seconds']:.0f} s |")
         result = {"memory_x4": rows}
+    elif args.what == "seams":
+        result = {"seams": seams()}
+        print(json.dumps(result["seams"]))
     else:
         result = {"progressive_x8": progressive(args.folder)}
         print("| x8 plan | PSNR-Y | seconds |\n|---|---|---|")

@@ -4,7 +4,9 @@ from tiny import tiny_model
 
 from frannet import FranNet, ModelConfig
 from frannet.restorators import render
-from frannet.tiling import receptive_margin, render_tiled
+from frannet.metrics import seam_ratio
+from frannet.restorators.iterative import Sampling, render_iterative
+from frannet.tiling import receptive_margin, render_tiled, tile_bands
 
 
 @pytest.mark.parametrize("unshuffle", [1, 2])
@@ -83,3 +85,35 @@ def test_a_tile_that_runs_out_of_memory_is_redone_smaller():
     model.encode = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("some other failure"))
     with pytest.raises(RuntimeError, match="other failure"):
         render_tiled(model, lr, (300, 260), tile=64)
+
+
+def _borders(model, in_size, size, tile):
+    tiles = [t for band in tile_bands(model.cfg, in_size, size, tile) for t in band]
+    return sorted({t.rows.start for t in tiles} - {0}), sorted({t.cols.start for t in tiles} - {0})
+
+
+def _gradient(h, w):
+    """A smooth colour gradient photo: ramps in three directions."""
+    y, x = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    return torch.stack([0.2 + 0.6 * x, 0.2 + 0.6 * y, 0.5 + 0.3 * (x - y)])
+
+
+def test_seam_ratio_sees_a_seam():
+    img = _gradient(64, 64)
+    assert seam_ratio(img, [32], [32]) == pytest.approx(1.0, abs=1e-3)
+    stepped = img.clone()
+    stepped[:, :, 32:] += 0.02  # a tile pasted a little brighter
+    assert seam_ratio(stepped, [32], [32]) > 2
+
+
+@pytest.mark.parametrize("restorator", ["autoregressive", "diffusion"])
+def test_tiled_iterative_output_of_a_gradient_has_no_seam(restorator):
+    model = tiny_model(restorator=restorator)
+    lr, size = _gradient(40, 44), (160, 176)
+    sampling = Sampling(steps=4, eta=0.5, seed=1)
+    tiled, _ = render_iterative(model, lr, size, sampling, tile=8)
+    rows, cols = _borders(model, (40, 44), size, 8)
+    assert len(rows) >= 3 and len(cols) >= 3
+    assert seam_ratio(tiled, rows, cols) < 1.15
+    whole, _ = render_iterative(model, lr, size, sampling, tile=64)
+    assert (tiled - whole).abs().max() <= 1e-5

@@ -80,3 +80,21 @@ def ssim_rgb(a: torch.Tensor, b: torch.Tensor) -> float:
         raise ValueError(f"images differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
     qa, qb = quantize(a).double() * 255, quantize(b).double() * 255
     return sum(_ssim(qa[c], qb[c]) for c in range(3)) / 3
+
+
+def seam_ratio(img: torch.Tensor, rows: list[int], cols: list[int]) -> float:
+    """How much (3, H, W) ``img`` jumps across the tile borders ``rows`` and ``cols`` (the first
+    row or column of each tile after the first) against everywhere else: the mean absolute step
+    between neighbouring pixels across the borders over the mean step between all other
+    neighbours, in both directions. About 1 for a seamless image; a visible seam is well above."""
+    across_cols = (img[..., :, 1:] - img[..., :, :-1]).abs().mean(dim=(0, 1))  # (W - 1,): column c-1 -> c
+    across_rows = (img[..., 1:, :] - img[..., :-1, :]).abs().mean(dim=(0, 2))  # (H - 1,)
+    at = [across_cols[c - 1] for c in cols] + [across_rows[r - 1] for r in rows]
+    if not at:
+        raise ValueError("no tile borders to measure")
+    col_mask = torch.ones_like(across_cols, dtype=torch.bool)
+    col_mask[[c - 1 for c in cols]] = False
+    row_mask = torch.ones_like(across_rows, dtype=torch.bool)
+    row_mask[[r - 1 for r in rows]] = False
+    inside = torch.cat([across_cols[col_mask], across_rows[row_mask]]).mean()
+    return float(torch.stack(at).mean() / inside)
