@@ -89,7 +89,7 @@ def main(argv=None) -> dict:
                 "redown_off": [], "redown_on": [], "std": [], "error": []} for k in steps}
     reference = {"psnr_single_step": [], "psnr_bicubic": [], "sharpness_single_step": []}
     thresholds = [float(a) for a in args.adaptive.split(",") if a]
-    adaptive = {a: {"psnr": [], "evaluations": []} for a in thresholds}
+    adaptive = {a: {"psnr": [], "evaluations": [], "sharpness": []} for a in thresholds}
     for path in paths:
         img = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1).contiguous()
         hr = modcrop(center_crop(img, args.crop * s), s)
@@ -123,6 +123,8 @@ def main(argv=None) -> dict:
                                                            samples=args.samples, adaptive=a))
             row["psnr"].append(psnr_y(out.mean.clamp(0, 1), hr, border))
             row["evaluations"].append(out.total / (size[0] * size[1]))
+            one = render_counted(model, lr, size, Sampling(steps=args.adaptive_steps, eta=args.eta, adaptive=a))
+            row["sharpness"].append(sharpness(one.mean.clamp(0, 1), hr, border))
         print(f"{Path(path).name} done", flush=True)
 
     def avg(values):
@@ -142,8 +144,9 @@ def main(argv=None) -> dict:
                            "spearman": _spearman(np.concatenate(r["std"]), np.concatenate(r["error"]))}
                   for k, r in rows.items()},
     }
-    result["adaptive"] = {str(a): _against_uniform(avg(r["psnr"]), avg(r["evaluations"]) / args.samples, model,
-                                                   result["steps"], args.adaptive_steps)
+    result["adaptive"] = {str(a): {**_against_uniform(avg(r["psnr"]), avg(r["evaluations"]) / args.samples, model,
+                                                      result["steps"], args.adaptive_steps),
+                                   "sharpness_single": avg(r["sharpness"])}
                           for a, r in adaptive.items()}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
@@ -191,11 +194,12 @@ def format_tables(result: dict) -> str:
         k = result["setup"]["adaptive_steps"]
         lines += ["", f"Adaptive refinement at {k} steps (PSNR-Y of the mean of {setup['samples']} samples; "
                       f"equal: within {EQUAL_PSNR} dB of uniform {k} steps)", "",
-                  f"| threshold | PSNR-Y | uniform {k} steps | evaluations/pixel | saving | fewest uniform steps as good |",
-                  "|---:|---:|---:|---:|---:|---:|"]
+                  f"| threshold | PSNR-Y | uniform {k} steps | evaluations/pixel | saving | fewest uniform steps as good "
+                  f"| sharpness of one sample (uniform {result['steps'][str(k)]['sharpness']:.3f}) |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
     for a, r in result["adaptive"].items():
         lines.append(f"| {a} | {r['psnr']:.3f} | {r['uniform_psnr']:.3f} | {r['evaluations_per_pixel']:.2f} | "
-                     f"{100 * r['saving']:.0f}% | {r['fewest_uniform_steps_as_good']} |")
+                     f"{100 * r['saving']:.0f}% | {r['fewest_uniform_steps_as_good']} | {r['sharpness_single']:.3f} |")
     return "\n".join(lines)
 
 
