@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import tifffile
+import torch
 from tiny import tiny_model
 
+from frannet import tiling
 from frannet.cli import main
 from frannet.io import Picture, read_image, to_samples
 from frannet.pipeline import Job, Models, restore_bands, restore_picture
@@ -65,6 +67,20 @@ def test_cli_streams_a_large_output_to_tiff(tmp_path, capsys):
     assert not (tmp_path / "big.png").exists()
 
 
+def test_working_memory_is_the_aim_less_what_is_resident(monkeypatch):
+    monkeypatch.setattr(tiling, "resident_bytes", lambda: 300 << 20)
+    assert tiling.working_memory(1 << 30) == (1 << 30) - (300 << 20)
+    monkeypatch.setattr(tiling, "resident_bytes", lambda: 2 << 30)  # already past the aim: tiles still progress
+    assert tiling.working_memory(1 << 30) == tiling.MIN_WORKING_MEMORY
+
+
+def test_resident_bytes_sees_an_allocation():
+    before = tiling.resident_bytes()
+    block = torch.ones(50 << 20)  # 200 MB, touched
+    assert tiling.resident_bytes() - before >= 150 << 20
+    del block
+
+
 def test_auto_tile_shrinks_with_the_budget_and_fits_it():
     from frannet.tiling import BAND_BYTES, encoder_bytes_per_pixel, receptive_margin
 
@@ -77,7 +93,9 @@ def test_auto_tile_shrinks_with_the_budget_and_fits_it():
     assert auto_tile(cfg, (50, 40), (50, 40)) >= 50  # a small image is one tile
 
 
-def test_tiled_render_uses_the_automatic_tile_without_changing_the_result():
+def test_tiled_render_uses_the_automatic_tile_without_changing_the_result(monkeypatch):
+    monkeypatch.setattr(tiling, "MIN_WORKING_MEMORY", 0)
+    monkeypatch.setattr(tiling, "resident_bytes", lambda: 0)
     models = Models(upscale=tiny_model())
     picture = _picture(33, 47)
     small = restore_picture(picture, Job(94, 66, max_memory=1 << 20), models).rgb

@@ -32,7 +32,7 @@ from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
 from .restorators.consistent import Observation
 from .restorators.iterative import Sampling, render_counted
-from .tiling import DEFAULT_MAX_MEMORY, auto_tile, render_bands, render_tiled
+from .tiling import DEFAULT_MAX_MEMORY, auto_tile, render_bands, render_tiled, working_memory
 
 WEIGHTS = Path(__file__).parent / "weights"
 BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
@@ -74,7 +74,7 @@ class Job:
     colorize: bool = False
     consistency: bool = False     # the output agrees exactly with the input under the degradation
     tile: int | None = None       # encoder tile side in input pixels; None: the largest that fits max_memory
-    max_memory: int = DEFAULT_MAX_MEMORY  # bytes of working memory the automatic tile aims for
+    max_memory: int = DEFAULT_MAX_MEMORY  # bytes the process's peak aims for (the automatic tile size fits it)
     restorator: str | None = None  # asked for: the last stage's model must be of this kind (None: any)
     sampling: Sampling = Sampling()  # for iterative models
     region: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1): only this window of the output
@@ -143,7 +143,7 @@ def _upscaler(models: Models, job: Job) -> FranNet:
 
 
 def _tile(model: FranNet, lr: torch.Tensor, size, job: Job) -> int:
-    return job.tile or auto_tile(model.cfg, tuple(lr.shape[-2:]), size, job.max_memory)
+    return job.tile or auto_tile(model.cfg, tuple(lr.shape[-2:]), size, working_memory(job.max_memory))
 
 
 def _is_gray(rgb: torch.Tensor) -> bool:

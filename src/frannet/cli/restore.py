@@ -57,6 +57,7 @@ def run(args) -> int:
     from ..io import read_image, write_image
     from ..pipeline import Job, Models, restore_bands, restore_picture
     from ..streaming import needs_streaming, write_streamed_tiff
+    from ..tiling import resident_bytes
 
     if args.scale is not None and args.size is not None:
         raise UsageError("give one of --scale or --size, not both")
@@ -96,7 +97,7 @@ def run(args) -> int:
             x0, y0, x1, y1 = job.window
             with tqdm(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", unit_scale=True, leave=False,
                       disable=args.quiet or (x1 - x0) * (y1 - y0) < LARGE_OUTPUT) as pixels:
-                if needs_streaming(x1 - x0, y1 - y0, job.max_memory):  # never held whole: written band by band
+                if needs_streaming(x1 - x0, y1 - y0, job.max_memory - resident_bytes()):  # written band by band
                     header, bands = restore_bands(picture, job, models, progress=pixels.update)
                     write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
                     continue
@@ -204,8 +205,8 @@ def add_parsers(sub) -> None:
                        help="encoder tile side in input pixels (the result does not depend on it); default: the "
                             "largest that fits --max-memory")
         p.add_argument("--max-memory", type=positive_int, default=DEFAULT_MAX_MEMORY >> 20, metavar="MB",
-                       help=f"working memory to aim for (default {DEFAULT_MAX_MEMORY >> 20}); larger outputs are "
-                            f"written to TIFF tile by tile, never held whole")
+                       help=f"peak memory to aim for, models and input included (default {DEFAULT_MAX_MEMORY >> 20}); "
+                            f"outputs too large for it are written to TIFF tile by tile, never held whole")
         p.add_argument("--progressive", action="store_true",
                        help="upscale in steps of at most x2 (x8 as x2 x2 x2) instead of one shot, which measured "
                             "better (see the README)")
