@@ -6,7 +6,7 @@ from frannet import FranNet, ModelConfig
 from frannet.restorators import render
 from frannet.metrics import seam_ratio
 from frannet.restorators.iterative import Sampling, render_iterative
-from frannet.tiling import receptive_margin, render_tiled, tile_bands
+from frannet.tiling import receptive_margin, render_tiled, tile_borders
 
 
 @pytest.mark.parametrize("unshuffle", [1, 2])
@@ -87,11 +87,6 @@ def test_a_tile_that_runs_out_of_memory_is_redone_smaller():
         render_tiled(model, lr, (300, 260), tile=64)
 
 
-def _borders(model, in_size, size, tile):
-    tiles = [t for band in tile_bands(model.cfg, in_size, size, tile) for t in band]
-    return sorted({t.rows.start for t in tiles} - {0}), sorted({t.cols.start for t in tiles} - {0})
-
-
 def _gradient(h, w):
     """A smooth colour gradient photo: ramps in three directions."""
     y, x = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
@@ -112,7 +107,7 @@ def test_tiled_iterative_output_of_a_gradient_has_no_seam(restorator):
     lr, size = _gradient(40, 44), (160, 176)
     sampling = Sampling(steps=4, eta=0.5, seed=1)
     tiled, _ = render_iterative(model, lr, size, sampling, tile=8)
-    rows, cols = _borders(model, (40, 44), size, 8)
+    rows, cols = tile_borders(model.cfg, (40, 44), size, 8)
     assert len(rows) >= 3 and len(cols) >= 3
     assert seam_ratio(tiled, rows, cols) < 1.15
     whole, _ = render_iterative(model, lr, size, sampling, tile=64)

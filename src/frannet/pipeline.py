@@ -158,6 +158,17 @@ def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, job: Job, progress
     return out.clamp(0.0, 1.0), std, evaluations
 
 
+def _denoise_first(models: Models, given: _Input, job: Job, size, progress):
+    """The input with its noise removed (stage one of every colour job): (image, its std and
+    evaluations if sampled, whether it is already the output, i.e. denoising at the input size)."""
+    lr = given.premultiplied
+    if given.sigma == 0:
+        return lr, None, None, False
+    final = size == tuple(lr.shape[-2:])
+    out, std, evaluations = _denoise(models.get("denoise"), lr, given.sigma, job, progress if final else None, final)
+    return out, std, evaluations, final
+
+
 def _resize_alpha(alpha: torch.Tensor, size: tuple[int, int], rows: slice, cols: slice) -> torch.Tensor:
     """The window (rows, cols) of alpha (h, w) resized to ``size`` with the models' bicubic base,
     so an opaque colour un-premultiplies exactly."""
@@ -216,19 +227,15 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
         if op is not None:  # the luma is observed exactly: keep it (range-null-space projection)
             rgb = op.project_valid(rgb, luma(gray))
     else:
-        same_size = size == in_size
-        if sigma > 0:
-            lr, std, evaluations = _denoise(models.get("denoise"), lr, sigma, job, progress if same_size else None,
-                                            same_size)
-        if sigma > 0 and same_size:
-            rgb = lr
-        else:
+        rgb, std, evaluations, finished = _denoise_first(models, given, job, size, progress)
+        if not finished:
+            lr, upscaler = rgb, _upscaler(models, job)
             down = BicubicDown(size, in_size) if job.consistency else None  # what the models learn to invert
             observed = Observation(down, lr) if down is not None else None
             observed_lr = lr
             for stage_size in progressive_sizes(in_size, size)[:-1] if job.progressive else ():
-                lr = _render(_upscaler(models, job), lr, stage_size, job, None)[0].clamp(0.0, 1.0)
-            rgb, std, evaluations = _render(_upscaler(models, job), lr, size, job, progress, True, observed)
+                lr = _render(upscaler, lr, stage_size, job, None)[0].clamp(0.0, 1.0)
+            rgb, std, evaluations = _render(upscaler, lr, size, job, progress, True, observed)
             if down is not None:  # exact already from an iterative model; this also keeps it in [0, 1]
                 rgb = down.project_valid(rgb, observed_lr)
     rgb, alpha = rgb.clamp(0.0, 1.0), None
@@ -254,16 +261,15 @@ def restore_bands(picture: Picture, job: Job, models: Models | None = None,
                          "(they need the whole output at once) do not support yet")
     models = models or Models()
     given = _prepare(picture, job)
-    lr, size = given.premultiplied, (job.height, job.width)
-    model, same_size = _upscaler(models, job), size == tuple(lr.shape[-2:])
-    if given.sigma > 0:
-        lr = _denoise(models.get("denoise"), lr, given.sigma, job, None, same_size)[0]
+    size = (job.height, job.width)
+    model = _upscaler(models, job)
+    lr, _, _, finished = _denoise_first(models, given, job, size, None)
     if model.cfg.restorator != "single" or job.restorator not in (None, "single"):
         raise ValueError("outputs this large are written band by band, which only the single-step restorator does yet")
     x0, y0, x1, y1 = job.window
 
     def rows():  # (first row, (3, rows, x1 - x0) band) of the output before alpha
-        if given.sigma > 0 and same_size:  # denoising only: the denoised image is the output
+        if finished:  # denoising only: the denoised image is the output
             yield from ((r0, lr[:, r0:min(y1, r0 + DENOISED_BAND), x0:x1]) for r0 in range(y0, y1, DENOISED_BAND))
         else:
             yield from render_bands(model, lr, size, tile=_tile(model, lr, size, job), region=job.region,

@@ -173,6 +173,13 @@ def _out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "can't allocate memory" in str(exc) or "out of memory" in str(exc)
 
 
+def tile_borders(cfg: ModelConfig, in_size: tuple[int, int], size: tuple[int, int],
+                 tile: int = DEFAULT_TILE) -> tuple[list[int], list[int]]:
+    """The output rows and columns where a tile other than the first begins (where a seam would show)."""
+    tiles = [t for band in tile_bands(cfg, in_size, size, tile) for t in band]
+    return sorted({t.rows.start for t in tiles} - {0}), sorted({t.cols.start for t in tiles} - {0})
+
+
 @torch.no_grad()
 def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
                  region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
