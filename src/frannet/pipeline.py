@@ -269,8 +269,8 @@ def restore_bands(picture: Picture, job: Job, models: Models | None = None,
     x0, y0, x1, y1 = job.window
 
     def rows():  # (first row, (3, rows, x1 - x0) band) of the output before alpha
-        if finished:  # denoising only: the denoised image is the output
-            yield from ((r0, lr[:, r0:min(y1, r0 + DENOISED_BAND), x0:x1]) for r0 in range(y0, y1, DENOISED_BAND))
+        if finished:  # denoising only: the denoised image (already cut to the window) is the output
+            yield from ((y0 + r, lr[:, r:r + DENOISED_BAND]) for r in range(0, y1 - y0, DENOISED_BAND))
         else:
             yield from render_bands(model, lr, size, tile=_tile(model, lr, size, job), region=job.region,
                                     progress=progress)
