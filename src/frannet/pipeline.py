@@ -275,14 +275,15 @@ def restore_bands(picture: Picture, job: Job, models: Models | None = None,
             yield from render_bands(model, lr, size, tile=_tile(model, lr, size, job), region=job.region,
                                     progress=progress)
 
-    def bands():
+    def bands():  # a band is large: it is clamped in place, and let go of once handed on
         for r0, rgb in rows():
-            rgb, alpha = rgb.clamp(0.0, 1.0), None
+            rgb, alpha = rgb.clamp_(0.0, 1.0), None
             if given.alpha is not None:
                 alpha = _resize_alpha(given.alpha, size, slice(r0, r0 + rgb.shape[1]), slice(x0, x1))
                 rgb = _unpremultiply(rgb, alpha)
                 alpha = alpha.numpy()
             yield rgb.permute(1, 2, 0).numpy(), alpha
+            del rgb, alpha
 
     header = Picture(rgb=np.zeros((0, x1 - x0, 3), np.float32), bits=picture.bits, info=_output_info(picture, job),
                      gray=picture.gray)

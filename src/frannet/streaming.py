@@ -32,11 +32,16 @@ def _tiles(bands: Iterable[tuple[np.ndarray, np.ndarray | None]], header: Pictur
     """Tiles in TIFF order (left to right, then down) from bands of any height; edge tiles are padded."""
     pending = None
     for rgb, alpha in bands:
-        samples = to_samples(rgb, alpha, header.gray, dtype)
+        # Converted a slice of rows at a time: whole, the float temporaries would double the band.
+        samples = np.concatenate([to_samples(rgb[r:r + TIFF_TILE], None if alpha is None else alpha[r:r + TIFF_TILE],
+                                             header.gray, dtype) for r in range(0, len(rgb), TIFF_TILE)])
+        del rgb, alpha  # the band is not needed while the next one is restored
         pending = samples if pending is None else np.concatenate([pending, samples])
-        while len(pending) >= TIFF_TILE:
-            yield from _row_of_tiles(pending[:TIFF_TILE])
-            pending = pending[TIFF_TILE:]
+        del samples
+        done = len(pending) - len(pending) % TIFF_TILE
+        for top in range(0, done, TIFF_TILE):
+            yield from _row_of_tiles(pending[top:top + TIFF_TILE])
+        pending = pending[done:].copy()  # a view would keep the whole band's samples alive
     if pending is not None and len(pending):
         yield from _row_of_tiles(pending)
 
