@@ -57,7 +57,9 @@ def peak_memory(size: int, workdir: Path) -> dict:
              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     cmd = [sys.executable, "-m", "frannet", "restore", str(src), "-o", str(out), "--scale", "4", "--quiet"]
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", probe, *cmd], check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr}")
     seconds = time.perf_counter() - start
     with tifffile.TiffFile(out) as tif:
         assert tif.pages[0].shape == (4 * size, 4 * size, 3), tif.pages[0].shape

@@ -69,6 +69,30 @@ def test_cli_streams_a_large_output_to_tiff(tmp_path, capsys):
     assert not (tmp_path / "big.png").exists()
 
 
+def test_a_tiff_output_may_be_far_larger_than_one_held_whole(tmp_path, capsys, monkeypatch):
+    from frannet import api, streaming
+    from frannet.cli.restore import output_limit
+
+    # The README's 4096^2 -> 16384^2 (268 MP) job is allowed to a .tif, refused to a .png.
+    assert output_limit(tmp_path / "a.tif", None) >= 16384 ** 2 > output_limit(tmp_path / "a.png", None)
+    assert output_limit(tmp_path / "a.tif", 1000) == output_limit(tmp_path / "a.png", 1000) == 1000
+    # Through the CLI, with the two limits scaled down to a small image's size.
+    monkeypatch.setattr(api, "DEFAULT_MAX_OUTPUT_PIXELS", 10_000)
+    monkeypatch.setattr(streaming, "STREAMED_MAX_PIXELS", 100_000)
+    src = tmp_path / "in.png"
+    from PIL import Image
+    Image.fromarray((_picture(40, 50).rgb * 255).astype(np.uint8)).save(src)
+    model = tmp_path / "tiny.safetensors"
+    from frannet.checkpoint import save_model
+    save_model(model, tiny_model())
+    args = ["restore", str(src), "--scale", "4", "--model", str(model), "--quiet"]  # 200 x 160 out
+    assert main(args + ["-o", str(tmp_path / "out.png")]) != 0
+    assert "over the limit" in capsys.readouterr().err and not (tmp_path / "out.png").exists()
+    assert main(args + ["-o", str(tmp_path / "out.tif")]) == 0
+    assert main(args + ["-o", str(tmp_path / "out2.tif"), "--scale", "8"]) != 0  # 128,000 pixels: over the TIFF limit
+    assert "over the limit" in capsys.readouterr().err
+
+
 def test_working_memory_is_the_aim_less_what_is_resident(monkeypatch):
     monkeypatch.setattr(tiling, "resident_bytes", lambda: 300 << 20)
     assert tiling.working_memory(1 << 30) == (1 << 30) - (300 << 20)

@@ -20,6 +20,7 @@ from .io import Picture, to_samples
 
 TIFF_TILE = 256          # tile side in output pixels (TIFF tiles are multiples of 16)
 STREAMED_SUFFIXES = (".tif", ".tiff")
+STREAMED_MAX_PIXELS = 4_000_000_000  # a TIFF output is never held whole: this guards against absurd scales only
 WHOLE_BYTES_PER_PIXEL = 40  # an output held whole: float colour, its clamped copy, 8-bit samples, the encoder's copy
 
 

@@ -49,6 +49,17 @@ def _restore_jobs(given: str, dst: Path) -> list[tuple[Path, Path]]:
     return [(src, dst / src.name if dst.is_dir() else dst)]
 
 
+def output_limit(dst: Path, given: int | None) -> int:
+    """The most output pixels allowed: ``--max-pixels`` if given; else more for a TIFF, which is
+    written band by band when it is large, than for a format that is written from a whole image."""
+    from ..api import DEFAULT_MAX_OUTPUT_PIXELS
+    from ..streaming import STREAMED_MAX_PIXELS, STREAMED_SUFFIXES
+
+    if given is not None:
+        return given
+    return STREAMED_MAX_PIXELS if dst.suffix.lower() in STREAMED_SUFFIXES else DEFAULT_MAX_OUTPUT_PIXELS
+
+
 def run(args) -> int:
     from tqdm import tqdm
 
@@ -89,8 +100,9 @@ def run(args) -> int:
     failures = []
     for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
         try:
-            picture = read_image(src, max_pixels=args.max_pixels)  # the output is no smaller than the input
-            width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=args.max_pixels)
+            limit = output_limit(dst, args.max_pixels)
+            picture = read_image(src, max_pixels=limit)  # the output is no smaller than the input
+            width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=limit)
             job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
                       tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
                       sampling=sampling, region=region, progressive=args.progressive)
@@ -179,6 +191,7 @@ def _add_sampling_options(p: argparse.ArgumentParser) -> None:
 
 def add_parsers(sub) -> None:
     from ..api import DEFAULT_MAX_OUTPUT_PIXELS
+    from ..streaming import STREAMED_MAX_PIXELS
     from ..tiling import DEFAULT_MAX_MEMORY
 
     restore_help = {
@@ -200,7 +213,9 @@ def add_parsers(sub) -> None:
         else:
             p.set_defaults(colorize=colorize)
         p.add_argument("--model", help="weights (.safetensors) for the main stage; the bundled model by default")
-        p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_OUTPUT_PIXELS, help="largest output allowed")
+        p.add_argument("--max-pixels", type=positive_int,
+                       help=f"largest output allowed (default {DEFAULT_MAX_OUTPUT_PIXELS // 10**6} million pixels; "
+                            f"{STREAMED_MAX_PIXELS // 10**6} million for a .tif, which is written band by band)")
         p.add_argument("--tile", type=positive_int,
                        help="encoder tile side in input pixels (the result does not depend on it); default: the "
                             "largest that fits --max-memory")
