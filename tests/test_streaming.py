@@ -42,6 +42,17 @@ def test_streamed_tiff_equals_the_whole_output(tmp_path, alpha, bits, size, nois
     assert np.abs(written.astype(int) - expected.astype(int)).max() <= 1  # float rounding at .5 only
 
 
+@pytest.mark.parametrize("gray,alpha", [(False, False), (True, True)])
+def test_band_samples_carry_the_pending_rows_and_convert_like_a_whole_image(gray, alpha):
+    from frannet.streaming import CONVERTED_ROWS, _band_samples
+
+    picture = _picture(2 * CONVERTED_ROWS + 7, 9, alpha)
+    carried = _picture(5, 9, alpha, seed=1)
+    pending = to_samples(carried.rgb, carried.alpha, gray)
+    out = _band_samples(pending, picture.rgb, picture.alpha, gray, np.uint8)
+    assert np.array_equal(out, np.concatenate([pending, to_samples(picture.rgb, picture.alpha, gray)]))
+
+
 def test_bands_are_refused_for_whole_image_tasks():
     with pytest.raises(ValueError, match="consistency"):
         restore_bands(_picture(8, 8), Job(16, 16, consistency=True), Models(upscale=tiny_model()))

@@ -124,7 +124,8 @@ def _pillow_samples(img: Image.Image) -> np.ndarray:
 
 
 def _to_picture(samples: np.ndarray, info: dict) -> Picture:
-    x = samples.astype(np.float32) / np.iinfo(samples.dtype).max
+    x = samples.astype(np.float32)
+    x /= np.iinfo(samples.dtype).max  # in place: a large photo's float copy is 12 bytes a pixel
     channels = x.shape[2]
     rgb = x[..., :3] if channels >= 3 else np.repeat(x[..., :1], 3, axis=2)
     alpha = np.ascontiguousarray(x[..., -1]) if channels in (2, 4) else None

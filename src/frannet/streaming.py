@@ -19,6 +19,7 @@ from .codecs import tiff_options
 from .io import Picture, to_samples
 
 TIFF_TILE = 256          # tile side in output pixels (TIFF tiles are multiples of 16)
+CONVERTED_ROWS = 64      # rows of a band converted to samples at a time
 STREAMED_SUFFIXES = (".tif", ".tiff")
 STREAMED_MAX_PIXELS = 4_000_000_000  # a TIFF output is never held whole: this guards against absurd scales only
 WHOLE_BYTES_PER_PIXEL = 40  # an output held whole: float colour, its clamped copy, 8-bit samples, the encoder's copy
@@ -31,20 +32,32 @@ def needs_streaming(width: int, height: int, max_memory: int) -> bool:
 
 def _tiles(bands: Iterable[tuple[np.ndarray, np.ndarray | None]], header: Picture, dtype) -> Iterator[np.ndarray]:
     """Tiles in TIFF order (left to right, then down) from bands of any height; edge tiles are padded."""
-    pending = None
+    pending = None  # rows short of a whole row of tiles, carried to the next band
     for rgb, alpha in bands:
-        # Converted a slice of rows at a time: whole, the float temporaries would double the band.
-        samples = np.concatenate([to_samples(rgb[r:r + TIFF_TILE], None if alpha is None else alpha[r:r + TIFF_TILE],
-                                             header.gray, dtype) for r in range(0, len(rgb), TIFF_TILE)])
+        samples = _band_samples(pending, rgb, alpha, header.gray, dtype)
         del rgb, alpha  # the band is not needed while the next one is restored
-        pending = samples if pending is None else np.concatenate([pending, samples])
-        del samples
-        done = len(pending) - len(pending) % TIFF_TILE
+        done = len(samples) - len(samples) % TIFF_TILE
         for top in range(0, done, TIFF_TILE):
-            yield from _row_of_tiles(pending[top:top + TIFF_TILE])
-        pending = pending[done:].copy()  # a view would keep the whole band's samples alive
+            yield from _row_of_tiles(samples[top:top + TIFF_TILE])
+        pending = samples[done:].copy()  # a view would keep the whole band's samples alive
+        del samples
     if pending is not None and len(pending):
         yield from _row_of_tiles(pending)
+
+
+def _band_samples(pending: np.ndarray | None, rgb: np.ndarray, alpha: np.ndarray | None, gray: bool,
+                  dtype) -> np.ndarray:
+    """The pending rows, then the band's as integer samples, in one array. The band is converted
+    a few rows at a time: whole, its float temporaries would take twice the band's memory."""
+    carried = 0 if pending is None else len(pending)
+    out = np.empty((carried + len(rgb), rgb.shape[1], (1 if gray else 3) + (alpha is not None)), dtype)
+    if carried:
+        out[:carried] = pending
+    for r in range(0, len(rgb), CONVERTED_ROWS):
+        rows = slice(r, r + CONVERTED_ROWS)
+        out[carried + r:carried + r + CONVERTED_ROWS] = to_samples(rgb[rows], None if alpha is None else alpha[rows],
+                                                                  gray, dtype)
+    return out
 
 
 def _row_of_tiles(rows: np.ndarray) -> Iterator[np.ndarray]:
