@@ -102,6 +102,11 @@ def test_a_tiff_output_may_be_far_larger_than_one_held_whole(tmp_path, capsys, m
     assert main(args + ["-o", str(tmp_path / "out.tif")]) == 0
     assert main(args + ["-o", str(tmp_path / "out2.tif"), "--scale", "8"]) != 0  # 128,000 pixels: over the TIFF limit
     assert "over the limit" in capsys.readouterr().err
+    # The input is held whole whatever the output: it keeps the in-memory limit.
+    Image.fromarray((_picture(120, 100).rgb * 255).astype(np.uint8)).save(src)
+    assert main(["restore", str(src), "-o", str(tmp_path / "out3.tif"), "--scale", "1.5", "--model", str(model),
+                 "--quiet"]) != 0
+    assert "exceeds the limit of 10000" in capsys.readouterr().err
 
 
 def test_working_memory_is_the_aim_less_what_is_resident(monkeypatch):

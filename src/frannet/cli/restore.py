@@ -63,7 +63,7 @@ def output_limit(dst: Path, given: int | None) -> int:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from ..api import output_size
+    from ..api import DEFAULT_MAX_OUTPUT_PIXELS, output_size
     from ..distributed import process_share
     from ..io import read_image, write_image
     from ..pipeline import Job, Models, restore_bands, restore_picture
@@ -100,9 +100,10 @@ def run(args) -> int:
     failures = []
     for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
         try:
-            limit = output_limit(dst, args.max_pixels)
-            picture = read_image(src, max_pixels=limit)  # the output is no smaller than the input
-            width, height = output_size(*picture.size, scale=scale, size=size, max_pixels=limit)
+            # The input is always held whole, so it keeps the in-memory limit even for a streamed output.
+            picture = read_image(src, max_pixels=args.max_pixels or DEFAULT_MAX_OUTPUT_PIXELS)
+            width, height = output_size(*picture.size, scale=scale, size=size,
+                                        max_pixels=output_limit(dst, args.max_pixels))
             job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
                       tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
                       sampling=sampling, region=region, progressive=args.progressive)
