@@ -8,7 +8,7 @@ import tifffile
 import torch
 from tiny import tiny_model
 
-from frannet import tiling
+from frannet import memory, tiling
 from frannet.cli import main
 from frannet.io import Picture, read_image, to_samples
 from frannet.pipeline import Job, Models, restore_bands, restore_picture
@@ -110,21 +110,21 @@ def test_a_tiff_output_may_be_far_larger_than_one_held_whole(tmp_path, capsys, m
 
 
 def test_working_memory_is_the_aim_less_what_is_resident(monkeypatch):
-    monkeypatch.setattr(tiling, "resident_bytes", lambda: 300 << 20)
-    assert tiling.working_memory(1 << 30) == (1 << 30) - (300 << 20)
-    monkeypatch.setattr(tiling, "resident_bytes", lambda: 2 << 30)  # already past the aim: tiles still progress
-    assert tiling.working_memory(1 << 30) == tiling.MIN_WORKING_MEMORY
+    monkeypatch.setattr(memory, "resident_bytes", lambda: 300 << 20)
+    assert memory.working_memory(1 << 30) == (1 << 30) - (300 << 20)
+    monkeypatch.setattr(memory, "resident_bytes", lambda: 2 << 30)  # already past the aim: tiles still progress
+    assert memory.working_memory(1 << 30) == memory.MIN_WORKING_MEMORY
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="resident memory is read from Linux's /proc")
 def test_resident_bytes_sees_an_allocation():
-    before = tiling.resident_bytes()
+    before = memory.resident_bytes()
     block = torch.ones(50 << 20)  # 200 MB, touched
-    assert tiling.resident_bytes() - before >= 150 << 20
+    assert memory.resident_bytes() - before >= 150 << 20
     del block
 
 
-@pytest.mark.skipif(tiling._MALLOC_TRIM is None or not os.path.exists("/proc/self/statm"),
+@pytest.mark.skipif(memory._MALLOC_TRIM is None or not os.path.exists("/proc/self/statm"),
                     reason="needs glibc's malloc_trim and Linux's /proc")
 def test_freed_memory_goes_back_to_the_system():
     # 2000 blocks of 64 KB sit in glibc's heap (below its mmap threshold); freeing all but the
@@ -132,9 +132,9 @@ def test_freed_memory_goes_back_to_the_system():
     blocks = [np.ones(8 << 10) for _ in range(2000)]
     last = blocks.pop()
     del blocks
-    held = tiling.resident_bytes()
-    tiling.release_freed_memory()
-    assert held - tiling.resident_bytes() >= 80 << 20
+    held = memory.resident_bytes()
+    memory.release_freed_memory()
+    assert held - memory.resident_bytes() >= 80 << 20
     del last
 
 def test_auto_tile_shrinks_with_the_budget_and_fits_it():
@@ -150,8 +150,8 @@ def test_auto_tile_shrinks_with_the_budget_and_fits_it():
 
 
 def test_tiled_render_uses_the_automatic_tile_without_changing_the_result(monkeypatch):
-    monkeypatch.setattr(tiling, "MIN_WORKING_MEMORY", 0)
-    monkeypatch.setattr(tiling, "resident_bytes", lambda: 0)
+    monkeypatch.setattr(memory, "MIN_WORKING_MEMORY", 0)
+    monkeypatch.setattr(memory, "resident_bytes", lambda: 0)
     models = Models(upscale=tiny_model())
     picture = _picture(33, 47)
     small = restore_picture(picture, Job(94, 66, max_memory=1 << 20), models).rgb

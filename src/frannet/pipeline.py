@@ -32,7 +32,8 @@ from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
 from .restorators.consistent import Observation
 from .restorators.iterative import Sampling, render_counted
-from .tiling import DEFAULT_MAX_MEMORY, auto_tile, render_bands, render_tiled, working_memory
+from .memory import DEFAULT_MAX_MEMORY, working_memory
+from .tiling import auto_tile, render_bands, render_tiled
 
 WEIGHTS = Path(__file__).parent / "weights"
 BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",

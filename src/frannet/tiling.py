@@ -10,10 +10,7 @@ Tile origins are multiples of 2^(levels-1), so the coarse maps line up with the 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -21,6 +18,7 @@ import torch
 
 from .config import ModelConfig
 from .coords import pixel_centers
+from .memory import DEFAULT_MAX_MEMORY, release_freed_memory
 from .models import Encoding, FranNet
 from .restorators.single_step import DEFAULT_CHUNK
 from .sampling import grid_coords
@@ -29,8 +27,6 @@ from .sampling import grid_coords
 Decode = Callable[[Encoding, torch.Tensor, torch.Tensor], torch.Tensor]
 
 DEFAULT_TILE = 512  # input pixels per tile side (about 100 MB per feature map with its margin)
-DEFAULT_MAX_MEMORY = 1 << 30  # bytes the process's peak aims for: interpreter, models and input included
-MIN_WORKING_MEMORY = 64 << 20  # tiles and bands get at least this, even when the rest already fills the aim
 BAND_BYTES = 16  # per output pixel of a band: float32 colour, and its 8-bit copy waiting to be written
 
 
@@ -40,41 +36,6 @@ def encoder_bytes_per_pixel(cfg: ModelConfig) -> int:
     pixels). Measured peaks: 1.6 KB (frannet-sr) and 1.9 KB (frannet-denoise) per pixel."""
     trunk_maps = 4 if cfg.unshuffle == 1 else 3  # the unshuffled trunk's maps are a quarter size
     return 4 * (trunk_maps * cfg.channels + cfg.hidden * 4 // 3) * 5 // 4  # float32, a quarter spare
-
-
-def resident_bytes() -> int:
-    """This process's resident memory now (Linux's /proc; 0 where it is not available)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim  # glibc only
-    except (OSError, AttributeError, TypeError):
-        return None
-
-
-_MALLOC_TRIM = _malloc_trim()
-
-
-def release_freed_memory() -> None:
-    """Give memory that torch and numpy have freed back to the system. glibc keeps freed blocks
-    for reuse, and as tiles of different shapes come and go they fragment its heap, so without
-    this the resident size creeps up (measured: about 100 MB given back after each band of a
-    1024 x 1024 input at x4)."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
-
-
-def working_memory(max_memory: int) -> int:
-    """What ``max_memory`` (the process's aim) leaves for tiles and bands once what is resident
-    now (interpreter, libraries, models, the input) is counted, so the peak does not grow with
-    the input."""
-    return max(max_memory - resident_bytes(), MIN_WORKING_MEMORY)
 
 
 def auto_tile(cfg: ModelConfig, in_size: tuple[int, int], out_size: tuple[int, int],

@@ -68,7 +68,7 @@ def run(args) -> int:
     from ..io import read_image, write_image
     from ..pipeline import Job, Models, restore_bands, restore_picture
     from ..streaming import needs_streaming, write_streamed_tiff
-    from ..tiling import resident_bytes
+    from ..memory import resident_bytes
 
     if args.scale is not None and args.size is not None:
         raise UsageError("give one of --scale or --size, not both")
@@ -193,7 +193,7 @@ def _add_sampling_options(p: argparse.ArgumentParser) -> None:
 def add_parsers(sub) -> None:
     from ..api import DEFAULT_MAX_OUTPUT_PIXELS
     from ..streaming import STREAMED_MAX_PIXELS
-    from ..tiling import DEFAULT_MAX_MEMORY
+    from ..memory import DEFAULT_MAX_MEMORY
 
     restore_help = {
         "restore": ("upscale, denoise and/or colorize an image or a folder of images", "0", False),
