@@ -131,3 +131,25 @@ def test_excluded_train_images_are_left_out(tmp_path):
     names = [p.name for p in list_images([tmp_path], exclude=("retina*",))]
     assert names == ["keep.png"]
     assert len(list_images([tmp_path])) == 3
+
+
+@pytest.mark.parametrize("unshuffle", [1, 2])
+def test_a_deeper_model_starts_from_a_shallower_one_unchanged(unshuffle):
+    import dataclasses
+
+    from frannet import FranNet
+    from frannet.train import _start_from
+
+    from tiny import tiny_model
+
+    shallow = tiny_model(tunable=True, unshuffle=unshuffle)  # 1 trunk block, 1 coarse, modulated
+    deep_cfg = dataclasses.replace(shallow.cfg, blocks=3)
+    deep = FranNet(deep_cfg)
+    _start_from(deep, shallow, TrainConfig.from_dict({"init": "shallow", "model": dataclasses.asdict(deep_cfg)}))
+    lr, points = torch.rand(2, 3, 13, 10), torch.rand(2, 50, 2)
+    degradation = torch.tensor([[1.0, 1.0, 25.0, 0.0], [2.0, 2.0, 60.0, 1.0]])
+    torch.testing.assert_close(deep.eval()(lr, degradation, points), shallow(lr, degradation, points), rtol=0, atol=1e-6)
+    assert len(deep.encoder.body) == 3
+    with pytest.raises(ConfigError, match="init"):  # deeper, but also wider: refused
+        _start_from(FranNet(dataclasses.replace(deep_cfg, channels=16)), shallow,
+                    TrainConfig.from_dict({"init": "shallow", "model": dataclasses.asdict(dataclasses.replace(deep_cfg, channels=16))}))

@@ -31,6 +31,7 @@ from .data import load_images, sample_batch
 from .distributed import Distributed
 from .evaluate import validate
 from .models import FranNet
+from .models.encoder import deepen
 from .restorators.iterative import training_noise, training_pair
 
 
@@ -86,11 +87,21 @@ def _resume_path(resume: str | Path | None, out: Path) -> Path | None:
 
 def _start_from(model: FranNet, trained: FranNet, cfg: TrainConfig) -> None:
     """Copy ``trained``'s weights; an iterative model may start from a single-step one of the same
-    architecture (its new input layer for x_t and t keeps its fresh initialisation)."""
+    architecture (its new input layer for x_t and t keeps its fresh initialisation), and a model
+    may start from one with fewer trunk blocks (the extra blocks start as the identity)."""
     own = {f: getattr(cfg.model, f) for f in ("restorator", "target", "schedule", "schedule_steps", "residual_scale")}
+    deeper = trained.cfg.blocks < cfg.model.blocks
+    if deeper:
+        own["blocks"] = cfg.model.blocks
     if dataclasses.replace(trained.cfg, **own) != cfg.model:
         raise ConfigError(f"init {cfg.init}: its model config differs from this config's [model]")
-    missing, unexpected = model.load_state_dict(trained.state_dict(), strict=False)
+    state = trained.state_dict()
+    if deeper:
+        encoder = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
+        grown = deepen(encoder, trained.cfg.blocks, model.encoder)
+        state = {**{k: v for k, v in state.items() if not k.startswith("encoder.")},
+                 **{f"encoder.{k}": v for k, v in grown.items()}}
+    missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith("decoder.state.") for k in missing):
         raise ConfigError(f"init {cfg.init}: a {trained.cfg.restorator} model cannot start a "
                           f"{cfg.model.restorator} one")
