@@ -101,9 +101,9 @@ def _clipping_at(sigma: float, block_means: torch.Tensor) -> tuple[torch.Tensor,
     row = int(np.clip(round(sigma / _TABLE_SIGMAS[1]), 0, len(_TABLE_SIGMAS) - 1))
     m = block_means.numpy()
     # np.interp needs increasing x: the clipped mean rises with the level (flat at the ends)
-    order = np.maximum.accumulate(means[row] + np.arange(len(_TABLE_LEVELS)) * 1e-12)
-    shrink = np.interp(m, order, shrinks[row])
-    share = np.interp(m, order, shares[row])
+    rising = np.maximum.accumulate(means[row] + np.arange(len(_TABLE_LEVELS)) * 1e-12)
+    shrink = np.interp(m, rising, shrinks[row])
+    share = np.interp(m, rising, shares[row])
     return torch.from_numpy(shrink), torch.from_numpy(share)
 
 
@@ -143,10 +143,9 @@ def estimate_noise(img: torch.Tensor) -> float:
         raise ValueError(f"image {tuple(img.shape[-2:])} is too small to estimate noise (needs 3x3)")
     blocks = _blocks(img)
     factor = _pure_noise_factor()
-    sigma = _quantile_estimate(blocks, None) / factor
-    if math.isnan(sigma) or blocks["clipped"].mean() > 0.01:
-        if math.isnan(sigma):
-            sigma = _quantile_estimate(blocks, 0.0) / factor
+    first = _quantile_estimate(blocks, None)  # nan: nearly every block touches a clipped pixel
+    sigma = (_quantile_estimate(blocks, 0.0) if math.isnan(first) else first) / factor
+    if math.isnan(first) or blocks["clipped"].mean() > 0.01:  # clipping matters: refine
         for _ in range(4):  # a fixed point: the correction depends on sigma, sigma on it
             sigma = _quantile_estimate(blocks, sigma) / factor
     return 255.0 * sigma
