@@ -186,7 +186,8 @@ def _add_sampling_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--uncertainty", metavar="PNG", help="write the samples' per-pixel std here as a heatmap")
     g.add_argument("--adaptive", type=float, default=Sampling.adaptive, metavar="SIGMA",
                    help=f"stop refining a {Sampling.adaptive_tile}-pixel tile once its estimate's update has a "
-                        "noise std below SIGMA (0-255 scale; default 0: off)")
+                        "noise std below SIGMA (0-255 scale; default 0: off; for the bundled model: "
+                        "--steps 2 --adaptive 4)")
     g.add_argument("--steps-map", metavar="PNG", help="write the steps spent per output pixel here as a heatmap")
 
 
