@@ -96,11 +96,8 @@ def _start_from(model: FranNet, trained: FranNet, cfg: TrainConfig) -> None:
     if dataclasses.replace(trained.cfg, **own) != cfg.model:
         raise ConfigError(f"init {cfg.init}: its model config differs from this config's [model]")
     state = trained.state_dict()
-    if deeper:
-        encoder = {k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
-        grown = deepen(encoder, trained.cfg.blocks, model.encoder)
-        state = {**{k: v for k, v in state.items() if not k.startswith("encoder.")},
-                 **{f"encoder.{k}": v for k, v in grown.items()}}
+    if deeper:  # the deeper encoder's keys include all of the shallower one's
+        state.update({f"encoder.{k}": v for k, v in deepen(trained.encoder, model.encoder).items()})
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or any(not k.startswith("decoder.state.") for k in missing):
         raise ConfigError(f"init {cfg.init}: a {trained.cfg.restorator} model cannot start a "

@@ -94,23 +94,23 @@ class Encoder(nn.Module):
         return maps
 
 
-def deepen(shallow: dict[str, torch.Tensor], shallow_blocks: int, deep: Encoder) -> dict[str, torch.Tensor]:
-    """The encoder weights of a model with ``shallow_blocks`` trunk blocks, laid onto ``deep``,
-    which has more: the extra blocks follow the old ones and start as the identity (their
-    second convolution is zero, and so is their modulation), so the deeper encoder computes
-    exactly what the shallower one did and training goes on from there."""
+def deepen(shallow: Encoder, deep: Encoder) -> dict[str, torch.Tensor]:
+    """``shallow``'s weights laid onto ``deep``, which has more trunk blocks: the extra blocks
+    follow the old ones and start as the identity (their second convolution is zero, and so is
+    their modulation), so the deeper encoder computes exactly what the shallower one did and
+    training goes on from there."""
     state = {k: v.clone() for k, v in deep.state_dict().items()}
-    added = len(deep.body) - shallow_blocks
-    for key, value in shallow.items():
+    kept, added = len(shallow.body), len(deep.body) - len(shallow.body)
+    for key, value in shallow.state_dict().items():
         if key.startswith("modulation.net.2."):  # rows (blocks, 2, channels): coarse blocks move down
-            old = value.view(-1, 2 * deep.body[0].conv1.out_channels, *value.shape[1:])
+            old = value.view(-1, 2 * deep.modulation.channels, *value.shape[1:])
             new = torch.zeros_like(state[key]).view(-1, *old.shape[1:])
-            new[:shallow_blocks] = old[:shallow_blocks]
-            new[shallow_blocks + added:] = old[shallow_blocks:]
+            new[:kept] = old[:kept]
+            new[kept + added:] = old[kept:]
             state[key] = new.view_as(state[key])
         else:
             state[key] = value
-    for block in range(shallow_blocks, len(deep.body)):
+    for block in range(kept, len(deep.body)):
         state[f"body.{block}.conv2.weight"].zero_()
         state[f"body.{block}.conv2.bias"].zero_()
     return state
