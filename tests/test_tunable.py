@@ -25,6 +25,15 @@ def test_noisy_gray_photo_samples(image_folder):
     assert torch.equal(noise[:, 0], noise[:, 1]) and torch.equal(noise[:, 1], noise[:, 2])  # one plane: a gray photo
 
 
+def test_a_noise_focus_gets_its_share_of_samples_and_the_whole_range_the_rest(image_folder):
+    cfg = DataConfig(train=(str(image_folder / "train"),), patch=8, min_scale=1.0, max_scale=1.0,
+                     target_points=4, noise=(0.0, 75.0), noise_focus=(20.0, 30.0), noise_focus_share=0.5)
+    sigma = sample_batch(load_images(cfg.train), cfg, 0, 0, range(400)).degradation[:, 2]
+    in_focus = ((sigma >= 20) & (sigma <= 30)).float().mean().item()
+    assert in_focus == pytest.approx(0.5 + 0.5 * 10 / 75, abs=0.07)  # the focus share plus the range's own
+    assert sigma.min() < 10 and sigma.max() > 65
+
+
 def test_colorize_samples_have_gray_inputs_and_colour_targets(image_folder):
     cfg = DataConfig(train=(str(image_folder / "train"),), patch=16, max_scale=2.0, target_points=64, gray_input=1.0)
     batch = sample_batch(load_images(cfg.train), cfg, 0, 0, range(4))
@@ -87,6 +96,8 @@ def test_dni_refuses_incompatible_models_and_bad_alphas(tmp_path):
 def test_config_validates_the_new_keys():
     with pytest.raises(ValueError, match="noise"):
         DataConfig(noise=(30.0, 10.0))
+    with pytest.raises(ValueError, match="noise_focus"):
+        DataConfig(noise=(0.0, 50.0), noise_focus=(40.0, 60.0), noise_focus_share=0.5)
     with pytest.raises(ValueError, match="gray_input"):
         DataConfig(gray_input=2.0)
     assert dataclasses.replace(DataConfig(), noise=(0.0, 75.0)).noise == (0.0, 75.0)

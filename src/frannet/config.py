@@ -117,6 +117,8 @@ class DataConfig:
     anisotropic: float = 0.2          # share of samples with different x and y factors
     target_points: int = 2304         # supervised target pixels per sample (FranNet's knob)
     noise: tuple[float, float] = (0.0, 0.0)  # Gaussian noise sigma range (0-255 scale) added to inputs
+    noise_focus: tuple[float, float] = (0.0, 0.0)  # a sub-range drawn from instead, for a share of samples:
+    noise_focus_share: float = 0.0    # more practice where the levels matter most, the whole range kept
     gray_input: float = 0.0           # share of samples whose input is gray and target colour (colorize)
     gray_photos: float = 0.0          # share of samples that are gray photos (gray input and target)
     val_scales: tuple[float, ...] = (2.0, 4.0)
@@ -131,6 +133,10 @@ class DataConfig:
         _check(self.target_points >= 1, "target_points must be >= 1")
         _check(len(self.train) >= 1, "train needs at least one folder")
         _check(len(self.noise) == 2 and 0.0 <= self.noise[0] <= self.noise[1], "noise must be [low, high] with 0 <= low <= high")
+        _check(len(self.noise_focus) == 2 and (self.noise_focus_share == 0 or
+               self.noise[0] <= self.noise_focus[0] <= self.noise_focus[1] <= self.noise[1]),
+               "noise_focus must be [low, high] inside noise")
+        _check(0.0 <= self.noise_focus_share <= 1.0, "noise_focus_share must be in [0, 1]")
         _check(0.0 <= self.gray_input <= 1.0 and 0.0 <= self.gray_photos <= 1.0, "gray_input and gray_photos must be in [0, 1]")
         _check(all(s >= 0 for s in self.val_noise) and len(self.val_noise) >= 1, "val_noise needs levels >= 0")
 

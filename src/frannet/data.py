@@ -64,6 +64,14 @@ def _uniform(g: torch.Generator, lo: float, hi: float) -> float:
     return lo + (hi - lo) * torch.rand((), generator=g).item()
 
 
+def _noise_range(cfg: DataConfig, g: torch.Generator) -> tuple[float, float]:
+    """The whole noise range, or for a ``noise_focus_share`` of samples the focus range (no
+    random draw when there is no focus, so older recipes sample exactly as before)."""
+    if cfg.noise_focus_share > 0 and torch.rand((), generator=g) < cfg.noise_focus_share:
+        return cfg.noise_focus
+    return cfg.noise
+
+
 def sample_one(images: list[torch.Tensor], areas: torch.Tensor, cfg: DataConfig, g: torch.Generator):
     """One random crop at a random scale in [min_scale, max_scale], bicubic-degraded to P x P,
     then (as configured) made gray and given Gaussian noise of a random sigma.
@@ -92,7 +100,7 @@ def sample_one(images: list[torch.Tensor], areas: torch.Tensor, cfg: DataConfig,
     gray = bool(torch.rand((), generator=g) < cfg.gray_input)
     if gray:
         lr = to_gray(lr)
-    sigma = _uniform(g, *cfg.noise)
+    sigma = _uniform(g, *_noise_range(cfg, g))
     if sigma > 0:
         lr = add_noise(lr, sigma, g, same_channels=gray or gray_photo)
     n = hh * hw
