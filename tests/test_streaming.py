@@ -138,15 +138,17 @@ def test_freed_memory_goes_back_to_the_system():
     del last
 
 def test_auto_tile_shrinks_with_the_budget_and_fits_it():
-    from frannet.tiling import BAND_BYTES, encoder_bytes_per_pixel, receptive_margin
+    from frannet.tiling import BAND_BYTES, encoder_bytes_per_pixel, receptive_margin, tile_alignment
 
     cfg = tiny_model().cfg
     tiles = [auto_tile(cfg, (4000, 3000), (16000, 12000), mb << 20) for mb in (64, 256, 1024, 4096)]
     assert tiles == sorted(tiles) and tiles[0] < tiles[-1]
     m = receptive_margin(cfg)
     for mb, tile in zip((64, 256, 1024, 4096), tiles):
-        assert (tile + 2 * m) ** 2 * encoder_bytes_per_pixel(cfg) + tile * 4 * 12000 * BAND_BYTES <= mb << 20
+        assert (tile + 2 * m + tile_alignment(cfg)) ** 2 * encoder_bytes_per_pixel(cfg) + tile * 4 * 12000 * BAND_BYTES <= mb << 20
     assert auto_tile(cfg, (50, 40), (50, 40)) >= 50  # a small image is one tile
+    # A window never reaches past the image, so a short, wide image gets longer tiles
+    assert auto_tile(cfg, (200, 4000), (200, 4000), 64 << 20) > auto_tile(cfg, (4000, 4000), (4000, 4000), 64 << 20)
 
 
 def test_tiled_render_uses_the_automatic_tile_without_changing_the_result(monkeypatch):

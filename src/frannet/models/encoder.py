@@ -22,8 +22,8 @@ class ResBlock(nn.Module):
         h = self.conv1(x)
         if film is not None:  # per-channel scale and shift from the degradation level
             gamma, beta = film
-            h = h * (1 + gamma) + beta
-        return x + self.res_scale * self.conv2(F.relu(h))
+            h = torch.addcmul(beta, h, 1 + gamma)
+        return torch.add(x, self.conv2(F.relu_(h)), alpha=self.res_scale)  # fused ops: fewer passes over the map
 
 
 class Modulation(nn.Module):
@@ -76,6 +76,8 @@ class Encoder(nn.Module):
         if self.unshuffle > 1:  # odd sizes: repeat the last row/column to whole blocks
             x = F.pad(x, (0, width % 2, 0, height % 2), mode="replicate")
             x = F.pixel_unshuffle(x, 2)
+        if not self.training:  # channels-last: inference about a quarter faster, training a little slower
+            x = x.contiguous(memory_format=torch.channels_last)
         h = self.head(x)
         t = h
         for block in self.body:
