@@ -106,3 +106,16 @@ def test_model_without_global_latent_decodes_from_local_features_only():
     assert not torch.equal(a, b)
     with pytest.raises(ConfigError, match="latent"):
         ModelConfig.from_dict({"latent": -1})
+
+
+@pytest.mark.parametrize("unshuffle", [1, 2])
+def test_inference_memory_layout_keeps_the_maps(unshuffle):
+    # Inference runs the encoder channels-last (faster on the CPU); training does not
+    model = tiny_model(tunable=True, unshuffle=unshuffle)
+    x, cond = torch.rand(2, 3, 21, 18), torch.rand(2, 6)
+    inference = model.encoder(x, cond)
+    assert inference[-1].is_contiguous(memory_format=torch.channels_last)
+    training = model.train().encoder(x, cond)
+    assert not training[-1].is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(inference, training):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

@@ -33,8 +33,8 @@ BAND_BYTES = 16  # per output pixel of a band: float32 colour, and its 8-bit cop
 def encoder_bytes_per_pixel(cfg: ModelConfig) -> int:
     """Peak bytes per input pixel (margin included) while a tile is encoded: a few live maps of
     the trunk's width and the projected decoder maps (hidden wide at 1, 1/4, 1/16 ... of the
-    pixels). Measured peaks: 1.29 KB per pixel for every bundled model (2.1 KB estimated for
-    frannet-sr, 1.8 KB for frannet-denoise)."""
+    pixels). Measured peaks (channels-last inference): 1.29 KB per pixel for every bundled
+    model, against these estimates of 2.1 KB (frannet-sr) and 1.8 KB (frannet-denoise)."""
     trunk_maps = 4 if cfg.unshuffle == 1 else 2  # the unshuffled trunk's maps are a quarter size
     return 4 * (trunk_maps * cfg.channels + cfg.hidden * 4 // 3) * 5 // 4  # float32, a quarter spare
 
