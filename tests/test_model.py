@@ -115,7 +115,29 @@ def test_inference_memory_layout_keeps_the_maps(unshuffle):
     x, cond = torch.rand(2, 3, 21, 18), torch.rand(2, 6)
     inference = model.encoder(x, cond)
     assert inference[-1].is_contiguous(memory_format=torch.channels_last)
+    degradation = torch.tensor([[1.0, 1.0, 25.0, 0.0], [2.0, 2.0, 10.0, 1.0]])
+    projected = model.encode(x, degradation).projected
     training = model.train().encoder(x, cond)
     assert not training[-1].is_contiguous(memory_format=torch.channels_last)
     for a, b in zip(inference, training):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    for a, b in zip(projected, model.encode(x, degradation).projected):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_fused_full_resolution_level_equals_projecting_the_shuffled_map(train):
+    # An unshuffled trunk's full-resolution level is projected without building the shuffled map
+    model = tiny_model(unshuffle=2).train(train)
+    for conv in (model.encoder.expand, model.decoder.project[0]):
+        torch.nn.init.normal_(conv.bias)  # the fused bias must carry both
+    x, size = torch.rand(2, 3, 21, 18), (21, 18)
+    trunk = model.encoder(x, torch.rand(2, 4))[0]
+    unfused = model.decoder.project[0](F.pixel_shuffle(model.encoder.expand(trunk), 2)[..., :21, :18])
+    fused = model.encoder.project_full(trunk, model.decoder.project[0], size)
+    assert fused.shape == (2, 21, 18, TINY.hidden) and fused.is_contiguous()
+    torch.testing.assert_close(fused, unfused.permute(0, 2, 3, 1), rtol=1e-5, atol=1e-5)
+    if train:  # gradients reach both convolutions' weights
+        fused.square().sum().backward()
+        assert model.encoder.expand.weight.grad.abs().sum() > 0
+        assert model.decoder.project[0].weight.grad.abs().sum() > 0

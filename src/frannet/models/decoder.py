@@ -82,9 +82,16 @@ class CoordinateDecoder(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def prepare(self, maps: list[torch.Tensor], latent: torch.Tensor, cond: torch.Tensor):
-        """Per-image work: projected maps (channels-last) and the bias shared by all points."""
-        projected = [proj(m).permute(0, 2, 3, 1).contiguous() for proj, m in zip(self.project, maps)]
+    def prepare(self, maps: list[torch.Tensor], latent: torch.Tensor, cond: torch.Tensor,
+                full: torch.Tensor | None = None):
+        """Per-image work: projected maps (channels-last) and the bias shared by all points.
+
+        ``maps`` are the encoder's, finest first. ``full`` is the full-resolution level already
+        projected, when the encoder's maps start at 1/2 (``Encoder.project_full``).
+        """
+        first = [] if full is None else [full]
+        projected = first + [proj(m).permute(0, 2, 3, 1).contiguous()
+                             for proj, m in zip(self.project[len(first):], maps)]
         bias = self.image(torch.cat([latent, cond], dim=1))
         return projected, bias
 

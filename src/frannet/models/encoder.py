@@ -46,11 +46,12 @@ class Modulation(nn.Module):
 class Encoder(nn.Module):
     """EDSR-like trunk, then stride-2 levels for wider context.
 
-    Returns ``cfg.levels`` maps of ``cfg.channels`` channels at 1, 1/2, 1/4 ... of the input.
-    With ``unshuffle = 2`` the trunk reads 2x2 pixel blocks (FFDNet-style) and so runs at half
-    the resolution for a quarter of the cost: it is the 1/2 map itself, and a 1x1 convolution
-    and pixel shuffle give the full-resolution map. A tunable model modulates every residual
-    block by the degradation condition.
+    Returns maps of ``cfg.channels`` channels at 1, 1/2, 1/4 ... of the input, ``cfg.levels`` in
+    all. With ``unshuffle = 2`` the trunk reads 2x2 pixel blocks (FFDNet-style) and so runs at
+    half the resolution for a quarter of the cost: it is the 1/2 map itself, and the maps start
+    there. The full-resolution level is then a 1x1 convolution and pixel shuffle of it, which
+    ``project_full`` fuses with the decoder's projection. A tunable model modulates every
+    residual block by the degradation condition.
     """
 
     def __init__(self, cfg: ModelConfig, cond_dims: int):
@@ -71,10 +72,9 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> list[torch.Tensor]:
         films = iter(self.modulation(cond) if self.modulation is not None else [])
-        height, width = x.shape[-2:]
         x = x - 0.5
         if self.unshuffle > 1:  # odd sizes: repeat the last row/column to whole blocks
-            x = F.pad(x, (0, width % 2, 0, height % 2), mode="replicate")
+            x = F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), mode="replicate")
             x = F.pixel_unshuffle(x, 2)
         if not self.training:  # channels-last: inference about a quarter faster; training was no faster
             x = x.contiguous(memory_format=torch.channels_last)
@@ -82,18 +82,33 @@ class Encoder(nn.Module):
         t = h
         for block in self.body:
             t = block(t, next(films, None))
-        trunk = h + self.tail(t)
-        if self.expand is None:
-            maps = [trunk]
-        else:
-            full = F.pixel_shuffle(self.expand(trunk), 2)[..., :height, :width]
-            maps = [full, trunk]
+        maps = [h + self.tail(t)]
         for down, blocks in zip(self.down, self.coarse):
             t = down(maps[-1])
             for block in blocks:
                 t = block(t, next(films, None))
             maps.append(t)
         return maps
+
+    def project_full(self, trunk: torch.Tensor, project: nn.Conv2d, size: tuple[int, int]) -> torch.Tensor:
+        """``project`` of the unshuffled trunk's full-resolution map, cropped to ``size``, as
+        (B, H, W, out) channels-last: what the decoder samples at level 0.
+
+        The map would be ``pixel_shuffle(expand(trunk))``. Both 1x1 convolutions are linear and
+        the shuffle only moves values, so they compose into one 1x1 convolution at the trunk's
+        resolution whose output channel (sub-pixel s, o) is ``project`` row o applied to
+        ``expand``'s rows for s. The full map at the trunk's width is never built, and the
+        shuffle writes the decoder's layout directly.
+        """
+        u, c = self.unshuffle, self.expand.in_channels
+        expand_w = self.expand.weight.view(c, u * u, c)  # expand's output channel k * u^2 + s
+        project_w = project.weight.view(-1, c)
+        weight = torch.einsum("ok,ksi->soi", project_w, expand_w).reshape(-1, c, 1, 1)
+        bias = (torch.einsum("ok,ks->so", project_w, self.expand.bias.view(c, u * u)) + project.bias).reshape(-1)
+        b, _, h, w = trunk.shape
+        out = F.conv2d(trunk, weight, bias).permute(0, 2, 3, 1)  # (B, h, w, u * u * out)
+        out = out.reshape(b, h, w, u, u, -1).transpose(2, 3).reshape(b, h * u, w * u, -1)
+        return out[:, :size[0], :size[1]].contiguous()
 
 
 def deepen(shallow: Encoder, deep: Encoder) -> dict[str, torch.Tensor]:

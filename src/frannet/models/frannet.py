@@ -43,7 +43,10 @@ class FranNet(nn.Module):
         maps = self.encoder(lr, cond)
         if latent is None:
             latent = self.global_latent(lr)
-        projected, bias = self.decoder.prepare(maps, latent, cond)
+        full = None
+        if self.encoder.expand is not None:
+            full = self.encoder.project_full(maps[0], self.decoder.project[0], lr.shape[-2:])
+        projected, bias = self.decoder.prepare(maps, latent, cond, full)
         return Encoding(lr=lr.permute(0, 2, 3, 1).contiguous(), projected=projected, bias=bias)
 
     def global_latent(self, lr: torch.Tensor) -> torch.Tensor:
