@@ -108,7 +108,7 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
             max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, restorator: str | None = None,
             steps: int = Sampling.steps, eta: float = Sampling.eta, seed: int = Sampling.seed,
             samples: int = Sampling.samples, uncertainty: bool = False,
-            region: tuple[int, int, int, int] | None = None, progressive: bool = False):
+            region: tuple[int, int, int, int] | None = None, progressive: bool = False, ensemble: int = 1):
     """Restore a PIL image or numpy array: upscale by ``scale`` (a number or (sx, sy)) or to
     ``size`` (w, h) (neither: keep the size), remove noise of std ``noise`` (0-255 scale;
     None estimates it), and ``colorize`` a gray photo, in any combination.
@@ -119,7 +119,8 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
     ``samples`` (their mean is the result). ``uncertainty``: return (result, std), std the (H, W)
     float32 per-pixel standard deviation of the samples (zero for a single sample).
     ``region`` (x0, y0, x1, y1): only that window of the output; ``progressive``: upscale in
-    steps of at most x2.
+    steps of at most x2; ``ensemble``: average the restorations of that many mirror views of the
+    image (1, 2, 4 or 8; slower by that factor, a little better).
     """
     arr = _as_array(image)
     picture = _from_numpy(arr)
@@ -127,7 +128,7 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
                                 size=size, max_pixels=max_pixels)
     sampling = Sampling(steps=steps, eta=eta, seed=seed, samples=samples)
     job = Job(width, height, noise=noise, colorize=colorize, consistency=consistency, restorator=restorator,
-              sampling=sampling, region=region, progressive=progressive)
+              sampling=sampling, region=region, progressive=progressive, ensemble=ensemble)
     result = restore_picture(picture, job, models)
     like = arr if not colorize or (arr.ndim == 3 and arr.shape[2] >= 3) else np.empty((1, 1, 3), arr.dtype)
     out = _to_numpy(result, like)
@@ -145,7 +146,7 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
 
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
     ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``uncertainty``,
-    ``region`` and ``progressive``, as for ``restore``.
+    ``region``, ``progressive`` and ``ensemble``, as for ``restore``.
     """
     if scale is None and size is None:
         raise ValueError("give exactly one of scale or size")
@@ -153,12 +154,13 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
                    **options)
 
 
-def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None):
+def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None, ensemble: int = 1):
     """Remove Gaussian noise of std ``noise`` (0-255 scale; the dial, 0 to 75) from a PIL image
-    or numpy array; by default the level is estimated from the image."""
+    or numpy array; by default the level is estimated from the image. ``ensemble`` as for
+    ``restore``: 2 views gain about 0.05 dB for twice the time."""
     if noise is not None and not (0 <= noise <= MAX_NOISE):
         raise ValueError(f"noise must be a sigma between 0 and {MAX_NOISE:g} (0-255 scale), got {noise!r}")
-    return restore(image, noise=noise, models=Models(denoise=model))
+    return restore(image, noise=noise, models=Models(denoise=model), ensemble=ensemble)
 
 
 def colorize(image, scale=None, size=None, noise: float | None = 0.0, model: FranNet | str | Path | None = None):

@@ -25,6 +25,7 @@ from .checkpoint import load_model
 from .config import RESTORATORS
 from .consistency import BicubicDown, Compose, Gray
 from .degradations import LUMA, to_gray
+from .ensemble import views
 from .io import Picture
 from .models import FranNet
 from .models.sampling import bicubic_window
@@ -80,8 +81,10 @@ class Job:
     sampling: Sampling = Sampling()  # for iterative models
     region: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1): only this window of the output
     progressive: bool = False     # upscale in steps of at most x2 (measured: one shot is better, see README)
+    ensemble: int = 1             # mirror views restored and averaged (1, 2, 4 or 8): slower, a little better
 
     def __post_init__(self):
+        views(self.ensemble)  # refuses a count that is not a whole set of views
         if self.restorator not in (None, *RESTORATORS):
             raise ValueError(f"restorator must be one of {', '.join(RESTORATORS)}, got {self.restorator!r}")
         if self.region is not None:
@@ -118,13 +121,27 @@ def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bo
         if last and job.sampling != Sampling():
             raise ValueError("steps, eta, seed, samples and adaptive are for the autoregressive and diffusion restorators "
                              "(and their models)")
-        return render_tiled(model, lr, size, tile=_tile(model, lr, size, job), progress=progress, region=region,
-                            **condition), None, None
+        return _render_views(model, lr, size, job, progress, region, condition), None, None
+    if job.ensemble > 1:
+        raise ValueError("--ensemble is for the single-step restorator; an iterative one averages --samples instead")
     if region is not None:
         raise ValueError("--region works with the single-step restorator only, for now")
     out = render_counted(model, lr, size, job.sampling, tile=_tile(model, lr, size, job), progress=progress,
                          observation=observation, **condition)
     return out.mean, out.std, out.evaluations
+
+
+def _render_views(model: FranNet, lr: torch.Tensor, size, job: Job, progress, region, condition: dict) -> torch.Tensor:
+    """A single-step model's output: the mean over the job's ensemble of views (``ensemble``)."""
+    chosen = views(job.ensemble)
+    share = progress if progress is None or len(chosen) == 1 else lambda n: progress(n / len(chosen))
+    total = None
+    for view in chosen:
+        seen, seen_size = view.apply(lr), view.size(size)
+        out = view.undo(render_tiled(model, seen, seen_size, tile=_tile(model, seen, seen_size, job), progress=share,
+                                     region=view.region(region, size), **condition))
+        total = out if total is None else total.add_(out)
+    return total / len(chosen) if len(chosen) > 1 else total
 
 
 def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> list[tuple[int, int]]:
@@ -260,9 +277,12 @@ def restore_bands(picture: Picture, job: Job, models: Models | None = None,
     if job.colorize or job.consistency:
         raise ValueError("outputs this large are written band by band, which --colorize and --consistency "
                          "(they need the whole output at once) do not support yet")
+    size = (job.height, job.width)
+    if job.ensemble > 1 and size != picture.rgb.shape[:2]:
+        raise ValueError("outputs this large are upscaled band by band, which --ensemble does not support yet "
+                         "(denoising at the input size does)")
     models = models or Models()
     given = _prepare(picture, job)
-    size = (job.height, job.width)
     model = _upscaler(models, job)
     lr, _, _, finished = _denoise_first(models, given, job, size, None)
     if model.cfg.restorator != "single" or job.restorator not in (None, "single"):

@@ -53,6 +53,7 @@ def output_limit(dst: Path, given: int | None) -> int:
     """The most output pixels allowed: ``--max-pixels`` if given; else more for a TIFF, which is
     written band by band when it is large, than for a format that is written from a whole image."""
     from ..api import DEFAULT_MAX_OUTPUT_PIXELS
+    from ..ensemble import ENSEMBLE_SIZES
     from ..streaming import STREAMED_MAX_PIXELS, STREAMED_SUFFIXES
 
     if given is not None:
@@ -106,7 +107,8 @@ def run(args) -> int:
                                         max_pixels=output_limit(dst, args.max_pixels))
             job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
                       tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
-                      sampling=sampling, region=region, progressive=args.progressive)
+                      sampling=sampling, region=region, progressive=args.progressive,
+                      ensemble=args.ensemble)
             x0, y0, x1, y1 = job.window
             with tqdm(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", unit_scale=True, leave=False,
                       disable=args.quiet or (x1 - x0) * (y1 - y0) < LARGE_OUTPUT) as pixels:
@@ -193,6 +195,7 @@ def _add_sampling_options(p: argparse.ArgumentParser) -> None:
 
 def add_parsers(sub) -> None:
     from ..api import DEFAULT_MAX_OUTPUT_PIXELS
+    from ..ensemble import ENSEMBLE_SIZES
     from ..streaming import STREAMED_MAX_PIXELS
     from ..memory import DEFAULT_MAX_MEMORY
 
@@ -227,6 +230,10 @@ def add_parsers(sub) -> None:
         p.add_argument("--progressive", action="store_true",
                        help="upscale in steps of at most x2 (x8 as x2 x2 x2) instead of one shot, which measured "
                             "better (see the README)")
+        p.add_argument("--ensemble", type=int, default=1, choices=ENSEMBLE_SIZES, metavar="VIEWS",
+                       help="restore the image and its mirror images, VIEWS in all (1, 2, 4 or 8), and average "
+                            "them: VIEWS times slower, a little better (denoising at sigma 25: +0.05 dB at 2, "
+                            "+0.09 at 4); default 1")
         p.add_argument("--region", metavar="X0,Y0,X1,Y1",
                        help="render only this window of the output (its pixels; equal to the same crop of the "
                             "whole output), e.g. to look closely at a huge image without computing the rest")
