@@ -40,10 +40,13 @@ def _finish(client: TestClient, job: dict, timeout: float = 30.0) -> dict:
     return job
 
 
+def _client(models: Models) -> TestClient:
+    return TestClient(create_app(models=models, max_upload_mb=0.5, max_pixels=100_000))
+
+
 @pytest.fixture
-def client(model_path, tunable_path, tmp_path):
-    models = Models(upscale=model_path, colorize=tunable_path, denoise=tmp_path / "missing.safetensors")
-    with TestClient(create_app(models=models, max_upload_mb=0.5, max_pixels=100_000)) as client:
+def client(model_path, tunable_path):
+    with _client(Models(upscale=model_path, colorize=tunable_path, denoise=tunable_path)) as client:
         yield client
 
 
@@ -77,8 +80,9 @@ def test_exact_size_and_all_at_once(client):
     assert Image.open(io.BytesIO(client.get(job["result"]).content)).size == (45, 31)
 
 
-def test_missing_model_is_a_job_error(client):
-    job = _finish(client, _submit(client, _png(20, 20), task="denoise", noise="15").json())
+def test_missing_model_is_a_job_error(model_path, tmp_path):
+    with _client(Models(upscale=model_path, denoise=tmp_path / "missing.safetensors")) as client:
+        job = _finish(client, _submit(client, _png(20, 20), task="denoise", noise="15").json())
     assert job["status"] == "error" and "missing.safetensors" in job["error"]
 
 

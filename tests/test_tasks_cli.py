@@ -127,3 +127,17 @@ def test_api_tasks_keep_types(tunable_path):
     assert big.mode == "RGB" and big.size == (48, 40)
     with pytest.raises(ValueError, match="noise"):
         frannet.denoise(arr, noise=-1, model=tunable_path)
+
+
+def test_colorize_colours_the_denoised_and_upscaled_luma():
+    # The luma is restored by the denoising and upscaling models, then coloured and kept exactly
+    from frannet.io import Picture
+    from frannet.pipeline import Job, Models, restore_picture
+
+    tunable = tiny_model(seed=1, tunable=True)
+    models = Models(upscale=tiny_model(), denoise=tunable, colorize=tunable)
+    gray = Picture(rgb=np.repeat(np.random.default_rng(0).random((9, 11, 1), dtype=np.float32), 3, axis=2))
+    colour = restore_picture(gray, Job(22, 18, noise=10.0, colorize=True), models).rgb
+    plain = restore_picture(gray, Job(22, 18, noise=10.0), models).rgb
+    assert colour.shape == (18, 22, 3) and colour.std(axis=2).max() > 1e-3
+    np.testing.assert_allclose(_luma(colour), _luma(plain), atol=1e-5)

@@ -165,7 +165,8 @@ def denoise(image, noise: float | None = None, model: FranNet | str | Path | Non
 
 def colorize(image, scale=None, size=None, noise: float | None = 0.0, model: FranNet | str | Path | None = None):
     """Colour a gray (or colour, whose luma is used) PIL image or numpy array; it may also be
-    upscaled and denoised in the same pass. Without noise the output's luma is the input's."""
+    denoised and upscaled (the luma is restored first, then coloured). The output's luma is the
+    restored luma: without noise or upscaling, the input's."""
     return restore(image, scale, size, noise=noise, colorize=True, models=Models(colorize=model))
 
 

@@ -202,7 +202,7 @@ def add_parsers(sub) -> None:
     restore_help = {
         "restore": ("upscale, denoise and/or colorize an image or a folder of images", "0", False),
         "denoise": ("remove noise (the level is estimated unless --noise is given)", "auto", False),
-        "colorize": ("colour gray photos (and upscale or denoise them in the same pass)", "0", True),
+        "colorize": ("colour gray photos (and denoise or upscale them first)", "0", True),
     }
     for name, (text, noise_default, colorize) in restore_help.items():
         p = sub.add_parser(name, help=text)
