@@ -194,7 +194,7 @@ def combined(models, photos, sigma: float = 25.0, scale: int = 4) -> dict:
     for i, img in enumerate(photos.values()):
         h, w = (img.shape[-2] // scale) * scale, (img.shape[-1] // scale) * scale
         hr = img[:, :h, :w]
-        small = _noisy(degrade(hr, scale, gray=True), sigma, i)
+        small = _noisy(degrade(hr, scale, gray=True)[:1], sigma, i).expand(3, -1, -1)  # a gray photo: one noise plane
         chain = torch.from_numpy(restore_picture(_picture(small), Job(w, h, noise=sigma, colorize=True), models).rgb)
         one = render(models.get("colorize"), small, (h, w), noise=sigma, gray=True).clamp(0, 1)
         for name, out in (("chain", chain.permute(2, 0, 1)), ("colour model in one pass", one)):
