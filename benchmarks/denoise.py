@@ -87,9 +87,9 @@ def tune_opencv(sigma: float) -> float:
     return max((psnr_rgb(run_opencv(noisy, f * sigma)[0], img), f * sigma) for f in OPENCV_H)[1]
 
 
-def denoising(models, photos, sigmas, cache, cache_path: Path | None = None, estimated: bool = True) -> dict:
+def denoising(models, photos, sigmas, cache, cache_path: Path | None = None, variants: bool = True) -> dict:
     """Mean PSNR/SSIM/seconds per megapixel per sigma and method; peers (if ``cache_path``)
-    are read from the cache or run and added to it; ``estimated`` adds frannet with its own
+    are read from the cache or run and added to it; ``variants`` adds frannet with its own
     sigma and with 2 views (``--ensemble 2``)."""
     peers = cache_path is not None
     rows = {}
@@ -103,7 +103,7 @@ def denoising(models, photos, sigmas, cache, cache_path: Path | None = None, est
             noisy = _noisy(img, sigma, index)
             mp = img.shape[-1] * img.shape[-2] / 1e6
             runs = {"frannet": lambda: run_frannet(models, noisy, sigma)}
-            if estimated:
+            if variants:
                 runs["frannet (estimated sigma)"] = lambda: run_frannet(models, noisy, None)
                 runs[ENSEMBLED] = lambda: run_frannet(models, noisy, sigma, ENSEMBLE)
             for method, fn in runs.items():
@@ -228,7 +228,7 @@ def main() -> None:
         for method, v in row.items():
             print(f"  {method:28s} {v['psnr']:6.2f} dB  SSIM {v['ssim']:.4f}")
     if args.specialist:
-        row = denoising(Models(denoise=args.specialist), photos, [25.0], {}, estimated=False)["25.0"]["frannet"]
+        row = denoising(Models(denoise=args.specialist), photos, [25.0], {}, variants=False)["25.0"]["frannet"]
         result["specialist_sigma25"] = row
         print(f"  sigma-25 specialist          {row['psnr']:6.2f} dB  SSIM {row['ssim']:.4f}")
     result["speed_s_per_mp"] = speed(models, photos["coffee.png"] if "coffee.png" in photos else next(iter(photos.values())),

@@ -144,7 +144,7 @@ def _render_views(model: FranNet, lr: torch.Tensor, size, job: Job, progress, re
         out = view.undo(render_tiled(model, seen, seen_size, tile=_tile(model, seen, seen_size, job), progress=share,
                                      region=view.region(region, size), **condition))
         total = out if total is None else total.add_(out)
-    return total / len(chosen) if len(chosen) > 1 else total
+    return total.div_(len(chosen))
 
 
 def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> list[tuple[int, int]]:

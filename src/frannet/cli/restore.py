@@ -53,7 +53,6 @@ def output_limit(dst: Path, given: int | None) -> int:
     """The most output pixels allowed: ``--max-pixels`` if given; else more for a TIFF, which is
     written band by band when it is large, than for a format that is written from a whole image."""
     from ..api import DEFAULT_MAX_OUTPUT_PIXELS
-    from ..ensemble import ENSEMBLE_SIZES
     from ..streaming import STREAMED_MAX_PIXELS, STREAMED_SUFFIXES
 
     if given is not None:
