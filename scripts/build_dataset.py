@@ -1,161 +1,244 @@
-"""Rebuild frannet's training and validation images from installed package files alone.
+"""Build frannet's images from package files alone (PyPI wheels and Debian packages).
 
-    python scripts/build_dataset.py [--out data] [--extra]
+    python scripts/build_dataset.py [--out data]        # rebuild everything from corpus_manifest.tsv
+    python scripts/build_dataset.py --discover [--out data/candidates.tsv]
 
-Sources (no network beyond the package registries):
-  * photos inside installed packages: scikit-image, matplotlib, glymur (pip install
-    'frannet[data]'), and three older wheels fetched with `pip download --no-deps` and read
-    as zip files: scipy 1.11.4 (face.dat), imgaug 0.4.0 (quokka.jpg), scikit-learn
-    (china.jpg, flower.jpg);
-  * dead-leaves images generated with a fixed seed.
-Photos listed in VALIDATION are held out of training.
+The default rebuilds, from the committed manifest ``scripts/corpus_manifest.tsv``:
 
-``--extra`` also fills ``extra/`` with about 60 more photos from four Debian packages (about
-250 MB to download with `apt-get download`; run `apt-get update` first): OpenCV's sample
-photos (opencv-doc) and the photographs among the KDE, MATE and Lomiri desktop wallpapers.
-Near-duplicates, noisy or heavily compressed files, drawings and renders are left out; a photo
-a package no longer has is reported and skipped. Only recipes that name ``data/extra`` use them.
+  data/train   the 18 images of the PyPI wheels (scikit-image, matplotlib, glymur, scipy,
+               imgaug, scikit-learn) and 60 dead-leaves images (a fixed seed);
+  data/corpus  the photographs among Debian's desktop wallpapers;
+  data/val     five held-out photos of the wheels (chelsea, coffee, grace_hopper, quokka, flower);
+  data/eval    every photo taken from ``opencv-doc``: reserved for evaluation, never trained on.
+               The folder holds a RESERVED file, and training refuses a folder that has one.
+
+Each manifest row names a package (pinned version), a file inside it, its SHA-256, and how it
+is stored (scale 1: full resolution; 0.5: halved, for JPEGs below quality 90 whose 8x8 blocks
+would otherwise be learned as detail). Wheels come from ``pip download --no-deps``, Debian
+packages from ``apt-get download`` (run ``apt-get update`` first); both are read as archives,
+nothing is installed. A file whose hash differs is reported and skipped.
+
+``--discover`` is how the manifest's Debian rows were found: it downloads the packages that
+``apt-cache search wallpaper`` and ``apt-cache search backgrounds`` list with photographs in
+them, keeps one file per group of near-duplicates (the largest), and writes every candidate
+with its measurements (perceptual hash, flat and smooth shares, JPEG quality) and the photo
+screen's verdict (``frannet.corpus``) to a table for review; the rows a review keeps, named and
+given their storage scale, make the manifest.
 """
 
 from __future__ import annotations
 
 import argparse
 import bz2
-import importlib.util
+import csv
+import fnmatch
+import hashlib
 import io
+import re
 import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from frannet.corpus import FULL_RES_QUALITY, flat_share, group_near_duplicates, jpeg_quality, \
+    looks_like_photo, perceptual_hash, smooth_share
 from frannet.dead_leaves import dead_leaves
 
-VALIDATION = {"chelsea", "coffee", "grace_hopper", "quokka", "flower"}
-MAX_SIDE = 1400          # larger photos are shrunk to this (antialiased)
-EXTRA_MAX_SIDE = 1024    # the extra photos are mostly 2-15 MP JPEGs: shrinking also hides their artefacts
-DEAD_LEAVES = (60, 256)  # how many, and their side
-WHEELS = {
-    "scipy==1.11.4": {"face": "scipy/misc/face.dat"},
-    "imgaug==0.4.0": {"quokka": "imgaug/quokka.jpg"},
-    "scikit-learn": {"china": "sklearn/datasets/images/china.jpg", "flower": "sklearn/datasets/images/flower.jpg"},
-}
-SKIMAGE = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg", "ihc.png",
-           "retina.jpg", "motorcycle_left.png", "motorcycle_right.png", "color.png",
-           "camera.png", "brick.png", "grass.png", "gravel.png", "moon.png", "coins.png"]
-
-_OPENCV = "/usr/share/doc/opencv-doc/examples/"
-_SAMPLES = ["aero1.jpg", "aero3.jpg", "aloeL.jpg", "apple.jpg", "orange.jpg", "baboon.jpg", "board.jpg",
-            "building.jpg", "butterfly.jpg", "ela_original.jpg", "fruits.jpg", "graf1.png", "home.jpg",
-            "leuvenA.jpg", "rubberwhale1.png", "smarties.png", "squirrel_cls.jpg", "stuff.jpg"]
-_SCENES = ["scenetext05.jpg", "scenetext06.jpg"] + [f"scenetext_segmented_word0{i}.jpg" for i in range(1, 6)]
-_PLASMA = ["BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey", "Kite",
-           "OneStandsOut", "Path", "summer_1am"]
-_MATE = ["Blinds", "Dune", "Garden", "GreenMeadow", "LadyBird", "RainDrops", "Storm", "TwoWings", "Wood", "YellowFlower"]
-_LOMIRI = ["Bridge_by_Sander_Klootwijk", "Dragonfly_by_Bolly", "Picture_0B_by_freespace", "Picture_1A_by_freespace",
-           "aitzgorri_by_Aitzol_Berasategi", "analogpattern_by_Peter_Nerlich", "free_by_Peter_Nerlich",
-           "friends_by_Aitzol_Berasategi", "greentock_by_Peter_Nerlich", "life_by_Aitzol_Berasategi",
-           "picosdeeuropa_by_Aitzol_Berasategi", "seeding_by_Clements_Engelhardt", "sunset_by_Aitzol_Berasategi"]
-DEBIAN = {  # package: {photo name: path inside the package}
-    "opencv-doc": {**{f"opencv_{Path(n).stem}": _OPENCV + "data/" + n for n in _SAMPLES},
-                   **{f"opencv_{Path(n).stem}": _OPENCV + "text/" + n for n in _SCENES},
-                   "opencv_plant": _OPENCV + "alphamat/input_images/plant.jpg",
-                   "opencv_astra_color": "/usr/share/doc/opencv-doc/opencv4/html/astra_color.jpg"},
-    "plasma-workspace-wallpapers": {f"kde_{n}": f"/usr/share/wallpapers/{n}/contents/images/2560x1600.jpg" for n in _PLASMA},
-    "mate-backgrounds": {f"mate_{n}": f"/usr/share/backgrounds/mate/nature/{n}.jpg" for n in _MATE},
-    "lomiri-wallpapers-16.04": {f"lomiri_{n.split('_by_')[0]}": f"/usr/share/backgrounds/{n}.jpg" for n in _LOMIRI},
-}
+MANIFEST = Path(__file__).with_name("corpus_manifest.tsv")
+FIELDS = ["name", "split", "source", "member", "sha256", "width", "height", "quality", "scale", "licence"]
+RESERVED = "RESERVED"     # marker file of a folder that training must refuse
+DEAD_LEAVES = (60, 256)   # how many, and their side
+MAX_SIDE_WHEELS = 1400    # the wheels' few large photos are shrunk to this, as before
+# Packages with photographs, from `apt-cache search wallpaper` / `apt-cache search backgrounds`
+# (gnome-backgrounds, desktop-base, sway-backgrounds and ukui-wallpapers were checked: they hold
+# only illustrations and renders).
+DISCOVER = ["plasma-workspace-wallpapers", "mate-backgrounds", "lomiri-wallpapers-16.04",
+            "lomiri-wallpapers-20.04", "lomiri-wallpapers", "ukui-wallpapers", "mypaint-data-extras"]
+MIN_PIXELS = 700_000      # smaller files are icons, previews and thumbnails
+IMAGE = re.compile(r"\.(jpe?g|png|webp)$", re.IGNORECASE)
 
 
-def package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit(f"package {name} is not installed: pip install 'frannet[data]'")
-    return Path(list(spec.submodule_search_locations)[0])
+# --- reading package archives -----------------------------------------------------------------
+
+def download_deb(package: str, cache: Path) -> Path:
+    done = subprocess.run(["apt-get", "download", package], cwd=cache, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"apt-get download {package} failed (run apt-get update first?): {done.stderr.strip()}")
+    name = package.split("=")[0]
+    return next(cache.glob(f"{name}_*.deb"))
 
 
-def installed_photos():
-    sk = package_dir("skimage") / "data"
-    for name in SKIMAGE:
-        yield Path(name).stem.replace("motorcycle_", "moto_"), Image.open(sk / name)
-    yield "grace_hopper", Image.open(package_dir("matplotlib") / "mpl-data/sample_data/grace_hopper.jpg")
-    glymur = package_dir("glymur") / "data"
-    for name in ("nemo.jp2", "goodstuff.j2k"):
-        yield Path(name).stem, Image.open(glymur / name)  # Pillow decodes JPEG 2000 itself
+def deb_files(deb: Path, wanted=None):
+    """(path, bytes) of the regular files in a .deb's tree (``wanted``: only those paths),
+    streamed: the trees are hundreds of megabytes."""
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE) as tree, \
+            tarfile.open(fileobj=tree.stdout, mode="r|") as tar:
+        for member in tar:
+            path = member.name.lstrip(".")
+            if member.isfile() and (path in wanted if wanted is not None else True):
+                yield path, tar.extractfile(member).read()
 
 
-def wheel_photos(cache: Path):
-    for requirement, members in WHEELS.items():
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), requirement],
-                       check=True)
-        stem = requirement.split("==")[0].replace("-", "_").lower()
-        wheel = next(p for p in cache.glob("*.whl") if p.name.lower().startswith(stem))
-        with zipfile.ZipFile(wheel) as zf:
-            for name, member in members.items():
-                raw = zf.read(member)
-                if member.endswith("face.dat"):  # bz2 of raw 768x1024x3 uint8
-                    yield name, Image.fromarray(np.frombuffer(bz2.decompress(raw), np.uint8).reshape(768, 1024, 3))
-                else:
-                    yield name, Image.open(io.BytesIO(raw))
+def deb_licences(deb: Path) -> list[tuple[list[str], str]]:
+    """(file patterns, licence) per Files stanza of the package's machine-readable copyright."""
+    name = deb.name.split("_")[0]
+    text = next((data.decode("utf-8", "replace") for _, data in deb_files(deb, {f"/usr/share/doc/{name}/copyright"})), "")
+    stanzas = []
+    for block in re.split(r"\n\s*\n", text):
+        files = re.search(r"^Files:(.*(?:\n[ \t].*)*)", block, re.MULTILINE)
+        licence = re.search(r"^License:[ \t]*(\S.*)$", block, re.MULTILINE)
+        if files and licence:
+            stanzas.append((files.group(1).split(), licence.group(1).strip()))
+    return stanzas
 
 
-def debian_photos(cache: Path):
-    """The DEBIAN photos, read straight from each downloaded .deb's file tree."""
-    for package, members in DEBIAN.items():
-        done = subprocess.run(["apt-get", "download", package], cwd=cache, capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"apt-get download {package} failed (run apt-get update first?): {done.stderr.strip()}")
-        deb = next(cache.glob(f"{package}_*.deb"))
-        wanted = {path: name for name, path in members.items()}
-        with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE) as tree, \
-                tarfile.open(fileobj=tree.stdout, mode="r|") as tar:  # streamed: the trees are hundreds of MB
-            for member in tar:
-                name = wanted.pop(member.name.lstrip("."), None)
-                if name is not None:
-                    yield name, Image.open(io.BytesIO(tar.extractfile(member).read()))
-        for path, name in wanted.items():
-            print(f"skipped {name}: {package} has no {path}")
-        deb.unlink()
+def licence_of(path: str, stanzas) -> str:
+    """The licence of the last matching stanza (later stanzas override '*', as DEP-5 says)."""
+    found = stanzas[0][1] if stanzas else "see the package's copyright file"
+    for patterns, licence in stanzas:
+        if any(fnmatch.fnmatch(path.lstrip("/"), p) for p in patterns):
+            found = licence
+    return found
 
 
-def shrink(img: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
-    img = img.convert("RGB") if img.mode not in ("RGB", "L") else img
-    side = max(img.size)
-    if side > max_side:
-        k = max_side / side
-        img = img.resize((round(img.width * k), round(img.height * k)), Image.BICUBIC)
+def download_wheel(requirement: str, cache: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), requirement],
+                   check=True)
+    stem = requirement.split("==")[0].replace("-", "_").lower()
+    return next(p for p in cache.glob("*.whl") if p.name.lower().startswith(stem))
+
+
+def decode(member: str, data: bytes) -> Image.Image:
+    if member.endswith("face.dat"):  # scipy's raccoon: bz2 of raw 768x1024x3 uint8
+        return Image.fromarray(np.frombuffer(bz2.decompress(data), np.uint8).reshape(768, 1024, 3))
+    img = Image.open(io.BytesIO(data))
+    img.load()
     return img
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="data", help="output folder (train/ and val/ are made inside)")
-    parser.add_argument("--extra", action="store_true", help="also build extra/ from Debian packages (see above)")
-    args = parser.parse_args()
-    out = Path(args.out)
-    if args.extra:
-        (out / "extra").mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as cache:
-            for name, img in debian_photos(Path(cache)):
-                shrink(img, EXTRA_MAX_SIDE).save(out / "extra" / f"{name}.png")
-                print(f"extra {name}")
-    for sub in ("train", "val"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
+def source_files(source: str, members: set[str], cache: Path):
+    """(member, bytes) for the wanted members of one source ("deb:pkg=ver" or "wheel:req")."""
+    kind, _, spec = source.partition(":")
+    if kind == "deb":
+        deb = download_deb(spec, cache)
+        yield from deb_files(deb, members)
+        deb.unlink()
+    elif kind == "wheel":
+        with zipfile.ZipFile(download_wheel(spec, cache)) as zf:
+            for member in members:
+                yield member, zf.read(member)
+    else:
+        sys.exit(f"unknown source kind {kind!r} in the manifest")
+
+
+# --- rebuilding from the manifest -------------------------------------------------------------
+
+def stored(img: Image.Image, scale: float, max_side: int | None = None) -> Image.Image:
+    img = img.convert("RGB") if img.mode not in ("RGB", "L") else img
+    k = scale if max_side is None else min(scale, max_side / max(img.size))
+    if k < 1:
+        img = img.resize((round(img.width * k), round(img.height * k)), Image.LANCZOS, reducing_gap=3.0)
+    return img
+
+
+def rebuild(out: Path) -> None:
+    with MANIFEST.open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    by_source = defaultdict(dict)
+    for row in rows:
+        by_source[row["source"]][row["member"]] = row
+    problems = 0
     with tempfile.TemporaryDirectory() as cache:
-        photos = list(installed_photos()) + list(wheel_photos(Path(cache)))
-        for name, img in photos:
-            split = "val" if name in VALIDATION else "train"
-            shrink(img).save(out / split / f"{name}.png")
-            print(f"{split:5s} {name}")
+        for source, members in by_source.items():
+            found = set()
+            for member, data in source_files(source, set(members), Path(cache)):
+                row = members[member]
+                found.add(member)
+                if hashlib.sha256(data).hexdigest() != row["sha256"]:
+                    print(f"skipped {row['name']}: {source} {member} differs from the manifest's file")
+                    problems += 1
+                    continue
+                folder = out / row["split"]
+                folder.mkdir(parents=True, exist_ok=True)
+                max_side = MAX_SIDE_WHEELS if source.startswith("wheel:") else None
+                stored(decode(member, data), float(row["scale"]), max_side).save(folder / f"{row['name']}.png")
+                print(f"{row['split']:6s} {row['name']}")
+            for member in set(members) - found:
+                print(f"skipped {members[member]['name']}: {source} has no {member}")
+                problems += 1
+    (out / "eval" / RESERVED).write_text("Reserved for evaluation: training refuses this folder.\n")
     rng = np.random.default_rng(1234)
     count, side = DEAD_LEAVES
     for i in range(count):
         Image.fromarray(dead_leaves(side, rng)).save(out / "train" / f"dead_leaves_{i:03d}.png")
-    print(f"train {count} dead-leaves images")
+    print(f"train  {count} dead-leaves images; {problems} problem(s)")
+
+
+# --- discovering candidates -------------------------------------------------------------------
+
+def wallpaper_group(path: str) -> str | None:
+    """KDE wallpaper packages hold one picture per folder (several sizes and crops of it)."""
+    m = re.match(r"(.*/wallpapers/[^/]+)/contents/", path)
+    return m.group(1) if m else None
+
+
+def discover(out: Path) -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        for package in DISCOVER:
+            deb = download_deb(package, Path(cache))
+            version = deb.name.split("_")[1].replace("%3a", ":")
+            licences = deb_licences(deb)
+            for path, data in deb_files(deb):
+                if not IMAGE.search(path):
+                    continue
+                img = decode(path, data)
+                if img.width * img.height < MIN_PIXELS:
+                    continue
+                rows.append(dict(source=f"deb:{package}={version}", member=path, sha256=hashlib.sha256(data).hexdigest(),
+                                 width=img.width, height=img.height, quality=jpeg_quality(img) or "",
+                                 hash=perceptual_hash(img), flat=round(flat_share(img), 3),
+                                 smooth=round(smooth_share(img), 3),
+                                 photo=looks_like_photo(img), licence=licence_of(path, licences)))
+                print(f"{package} {path} {img.width}x{img.height}")
+            deb.unlink()
+    groups = group_near_duplicates([r["hash"] for r in rows])
+    keys = {}
+    for row, group in zip(rows, groups):  # a KDE folder is one group whatever the hashes say
+        row["group"] = keys.setdefault(wallpaper_group(row["member"]) or f"hash{group}", len(keys))
+    best = {}
+    for row in rows:
+        g = row["group"]
+        if g not in best or row["width"] * row["height"] > best[g]["width"] * best[g]["height"]:
+            best[g] = row
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["group", "photo", "flat", "smooth", "quality", "width", "height", "source",
+                                               "member", "sha256", "licence", "hash"], delimiter="\t")
+        writer.writeheader()
+        for row in sorted(best.values(), key=lambda r: (r["source"], r["member"])):
+            writer.writerow({k: row[k] for k in writer.fieldnames})
+    print(f"{len(rows)} files, {len(best)} distinct pictures, {sum(r['photo'] for r in best.values())} "
+          f"judged photos: {out} (review it; rows kept go to {MANIFEST.name} with "
+          f"scale 1 at quality >= {FULL_RES_QUALITY} or lossless, else 0.5)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", help="output folder (default data), or with --discover the table "
+                                      "(default data/candidates.tsv)")
+    parser.add_argument("--discover", action="store_true", help="search the Debian packages for photos (see above)")
+    args = parser.parse_args()
+    if args.discover:
+        discover(Path(args.out or "data/candidates.tsv"))
+    else:
+        rebuild(Path(args.out or "data"))
 
 
 if __name__ == "__main__":

@@ -29,13 +29,19 @@ class Batch:
         return Batch(self.lr.to(device), self.degradation.to(device), self.points.to(device), self.target.to(device))
 
 
-def list_images(folders, exclude=()) -> list[Path]:
-    """Image files under ``folders``, sorted per folder; names matching an ``exclude`` pattern left out."""
+RESERVED = "RESERVED"  # a folder holding this file is kept for evaluation (scripts/build_dataset.py)
+
+
+def list_images(folders, exclude=(), training: bool = False) -> list[Path]:
+    """Image files under ``folders``, sorted per folder; names matching an ``exclude`` pattern left out.
+    For ``training``, a folder reserved for evaluation is refused."""
     files = []
     for folder in folders:
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"image folder {folder} does not exist")
+        if training and (any((p / RESERVED).is_file() for p in folder.resolve().parents) or any(folder.rglob(RESERVED))):
+            raise ValueError(f"{folder} holds images reserved for evaluation: they must never be trained on")
         files += sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
                         and not any(fnmatch(p.name, pattern) for pattern in exclude))
     if not files:
@@ -43,10 +49,10 @@ def list_images(folders, exclude=()) -> list[Path]:
     return files
 
 
-def load_images(folders, min_side: int = 0, exclude=()) -> list[torch.Tensor]:
+def load_images(folders, min_side: int = 0, exclude=(), training: bool = False) -> list[torch.Tensor]:
     """All images in ``folders`` as (3, H, W) float tensors; smaller than min_side skipped."""
     images = []
-    for path in list_images(folders, exclude):
+    for path in list_images(folders, exclude, training):
         img = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1).contiguous()
         if min(img.shape[-2:]) >= min_side:
             images.append(img)

@@ -147,7 +147,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
     net = DistributedDataParallel(model) if dist.world > 1 else model
 
     images = load_images(cfg.data.train, min_side=math.ceil(cfg.data.patch * cfg.data.max_scale),
-                         exclude=cfg.data.exclude)
+                         exclude=cfg.data.exclude, training=True)
     val_images = load_images(cfg.data.val) if cfg.data.val and dist.is_main else []
     share = cfg.batch // dist.world
     mine = range(dist.rank * share, (dist.rank + 1) * share)  # this rank's samples of each batch

@@ -1,0 +1,86 @@
+"""The corpus's cleaning rules, its manifest, and the guard that keeps evaluation photos out of training."""
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from frannet.corpus import (FULL_RES_QUALITY, NEAR_DUPLICATE_BITS, group_near_duplicates, hamming, jpeg_quality,
+                            looks_like_photo, perceptual_hash)
+from frannet.data import RESERVED, list_images
+from frannet.dead_leaves import dead_leaves
+
+MANIFEST = Path(__file__).parents[1] / "scripts" / "corpus_manifest.tsv"
+
+
+def photo_like(seed: int, side: int = 256) -> Image.Image:
+    """Dead leaves, softened and given sensor-like noise: texture everywhere, nothing flat."""
+    rng = np.random.default_rng(seed)
+    img = Image.fromarray(dead_leaves(side, rng)).filter(ImageFilter.GaussianBlur(1.2))
+    noisy = np.asarray(img, dtype=np.float64) + rng.normal(0, 3, (side, side, 3))
+    return Image.fromarray(np.clip(noisy.round(), 0, 255).astype(np.uint8))
+
+
+def jpeg(img: Image.Image, quality: int, **options) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality, **options)
+    return Image.open(io.BytesIO(buf.getvalue()))
+
+
+def test_hash_matches_a_resized_recompressed_copy_and_not_another_picture():
+    a, b = photo_like(1), photo_like(2)
+    copy = jpeg(a.resize((180, 180), Image.LANCZOS), 60)
+    assert hamming(perceptual_hash(a), perceptual_hash(copy)) <= NEAR_DUPLICATE_BITS
+    assert hamming(perceptual_hash(a), perceptual_hash(b)) > NEAR_DUPLICATE_BITS
+
+
+def test_near_duplicates_join_the_first_close_group():
+    assert group_near_duplicates([0b0, 0b1, 0xFFFF_FFFF, 0b11, 0xFFFF_FFFE]) == [0, 0, 2, 0, 2]
+
+
+@pytest.mark.parametrize("subsampling", [0, 2])  # 4:4:4 and 4:2:0
+def test_jpeg_quality_is_read_exactly_from_the_tables(subsampling):
+    img = photo_like(3, 64)
+    for quality in range(10, 96):
+        assert jpeg_quality(jpeg(img, quality, subsampling=subsampling)) == quality
+
+
+def test_a_file_without_tables_has_no_quality():
+    buf = io.BytesIO()
+    photo_like(4, 32).save(buf, "PNG")
+    assert jpeg_quality(Image.open(buf)) is None
+
+
+def test_photo_screen_keeps_textured_photos_and_drops_flat_pictures():
+    assert looks_like_photo(photo_like(5))
+    gradient = np.linspace(0, 255, 1024)[None, :, None].repeat(256, 0).repeat(3, 2)  # a quarter level a pixel
+    assert not looks_like_photo(Image.fromarray(gradient.astype(np.uint8)))
+    drawing = Image.new("RGB", (400, 300), (40, 90, 160))
+    ImageDraw.Draw(drawing).ellipse((50, 40, 250, 240), fill=(240, 180, 30))  # a flat vector illustration
+    assert not looks_like_photo(drawing)
+
+
+def test_training_refuses_a_folder_reserved_for_evaluation(tmp_path):
+    (tmp_path / "eval").mkdir()
+    photo_like(7, 32).save(tmp_path / "eval" / "a.png")
+    (tmp_path / "eval" / RESERVED).write_text("reserved")
+    assert len(list_images([tmp_path / "eval"])) == 1  # evaluation may read it
+    for folder in (tmp_path / "eval", tmp_path):
+        with pytest.raises(ValueError, match="reserved for evaluation"):
+            list_images([folder], training=True)
+
+
+def test_manifest_keeps_opencv_photos_for_evaluation_only():
+    with MANIFEST.open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert len({r["name"] for r in rows}) == len(rows)
+    assert {r["split"] for r in rows} == {"train", "val", "corpus", "eval"}
+    for row in rows:
+        assert (row["split"] == "eval") == row["source"].startswith("deb:opencv-doc="), row["name"]
+        assert len(row["sha256"]) == 64 and row["licence"]
+        if row["split"] == "corpus":  # full resolution unless the file's own compression shows
+            lossy = row["quality"] != "" and int(row["quality"]) < FULL_RES_QUALITY
+            assert float(row["scale"]) == (0.5 if lossy else 1.0), row["name"]
