@@ -46,8 +46,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from frannet.corpus import FULL_RES_QUALITY, flat_share, group_near_duplicates, jpeg_quality, \
-    looks_like_photo, perceptual_hash, smooth_share
+from frannet.corpus import FULL_RES_QUALITY, flat_share, group_near_duplicates, looks_like_photo, \
+    perceptual_hash, smooth_share
+from frannet.jpeg_quality import quality_from_tables
 from frannet.dead_leaves import dead_leaves
 
 MANIFEST = Path(__file__).with_name("corpus_manifest.tsv")
@@ -202,7 +203,7 @@ def discover(out: Path) -> None:
                 if img.width * img.height < MIN_PIXELS:
                     continue
                 rows.append(dict(source=f"deb:{package}={version}", member=path, sha256=hashlib.sha256(data).hexdigest(),
-                                 width=img.width, height=img.height, quality=jpeg_quality(img) or "",
+                                 width=img.width, height=img.height, quality=quality_from_tables(img) or "",
                                  hash=perceptual_hash(img), flat=round(flat_share(img), 3),
                                  smooth=round(smooth_share(img), 3),
                                  photo=looks_like_photo(img), licence=licence_of(path, licences)))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from frannet.corpus import (FULL_RES_QUALITY, NEAR_DUPLICATE_BITS, group_near_duplicates, hamming, jpeg_quality,
-                            looks_like_photo, perceptual_hash)
+from frannet.corpus import (FULL_RES_QUALITY, NEAR_DUPLICATE_BITS, group_near_duplicates, hamming, looks_like_photo,
+                            perceptual_hash)
 from frannet.data import RESERVED, list_images
 from frannet.dead_leaves import dead_leaves
 
@@ -39,19 +39,6 @@ def test_hash_matches_a_resized_recompressed_copy_and_not_another_picture():
 
 def test_near_duplicates_join_the_first_close_group():
     assert group_near_duplicates([0b0, 0b1, 0xFFFF_FFFF, 0b11, 0xFFFF_FFFE]) == [0, 0, 2, 0, 2]
-
-
-@pytest.mark.parametrize("subsampling", [0, 2])  # 4:4:4 and 4:2:0
-def test_jpeg_quality_is_read_exactly_from_the_tables(subsampling):
-    img = photo_like(3, 64)
-    for quality in range(10, 96):
-        assert jpeg_quality(jpeg(img, quality, subsampling=subsampling)) == quality
-
-
-def test_a_file_without_tables_has_no_quality():
-    buf = io.BytesIO()
-    photo_like(4, 32).save(buf, "PNG")
-    assert jpeg_quality(Image.open(buf)) is None
 
 
 def test_photo_screen_keeps_textured_photos_and_drops_flat_pictures():

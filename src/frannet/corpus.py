@@ -15,9 +15,9 @@ package so that the rules are tested like the rest of the code.
   statistics did better than 23 errors, because many wallpapers are renders made to look
   photographic (added grain, depth of field). The screen therefore proposes and a review
   decides: the committed manifest is the reviewed list.
-- **Compression** that shows: a JPEG's quality is read from its quantization tables (IJG
-  scaling); a photo saved below ``FULL_RES_QUALITY`` is shrunk until the artefacts are below a
-  pixel.
+- **Compression** that shows: a photo whose JPEG quality (read from its tables,
+  ``frannet.jpeg_quality``) is below ``FULL_RES_QUALITY`` is stored halved, so that its 8x8
+  blocks are not learned as detail.
 """
 
 from __future__ import annotations
@@ -25,28 +25,15 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from .jpeg_quality import dct_matrix
+
 HASH_BITS = 64
 NEAR_DUPLICATE_BITS = 10      # hashes this close (Hamming distance) are the same photo
 FLAT_SHARE_LIMIT = 0.55       # a picture with more of it exactly flat is not a photo
 SMOOTH_SHARE_LIMIT = 0.90     # nor one with more of it changing by less than a level
 FULL_RES_QUALITY = 90         # JPEGs at least this good are kept at full resolution
 
-# The IJG (libjpeg) baseline tables, Annex K of the JPEG standard, in zigzag-free row order.
-IJG_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
-    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
-
-
-def _dct_matrix(n: int) -> np.ndarray:
-    k = np.arange(n)
-    m = np.cos(np.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * n)) * np.sqrt(2 / n)
-    m[0] /= np.sqrt(2)
-    return m
-
-
-_DCT32 = _dct_matrix(32)
+_DCT32 = dct_matrix(32)
 
 
 def perceptual_hash(img: Image.Image) -> int:
@@ -94,23 +81,3 @@ def smooth_share(img: Image.Image) -> float:
 
 def looks_like_photo(img: Image.Image) -> bool:
     return flat_share(img) <= FLAT_SHARE_LIMIT and smooth_share(img) <= SMOOTH_SHARE_LIMIT
-
-
-def jpeg_quality(img: Image.Image) -> int | None:
-    """The IJG quality (1-100) whose scaled luma table is closest to the file's, or None for a
-    file without quantization tables. Exact for files written by libjpeg with ``quality=Q``."""
-    tables = getattr(img, "quantization", None)
-    if not tables:
-        return None
-    luma = np.asarray(tables[0], dtype=np.int64)
-    # Pillow lists the table in zigzag order; compare sorted values, which zigzag does not change.
-    target = np.sort(luma)
-    errors = [np.abs(np.sort(ijg_table(q)) - target).sum() for q in range(1, 101)]
-    return int(np.argmin(errors)) + 1
-
-
-def ijg_table(quality: int, base: np.ndarray = IJG_LUMA) -> np.ndarray:
-    """libjpeg's ``jpeg_quality_scaling``: the base table scaled for ``quality`` and clipped
-    to 1-255 (baseline)."""
-    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
-    return np.clip((base * scale + 50) // 100, 1, 255)

@@ -9,6 +9,7 @@
     frannet sense INPUT --ratio 0.25 -o MEASUREMENTS.npz [--block 32] [--seed 0]
     frannet reconstruct MEASUREMENTS.npz -o OUTPUT [--steps K]
     frannet estimate-noise IMAGE...
+    frannet estimate-quality IMAGE...
     frannet interpolate A B --alpha 0.3 -o C
     frannet train CONFIG [--resume CKPT]
     frannet export CKPT -o MODEL [--half]

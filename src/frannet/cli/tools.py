@@ -30,6 +30,27 @@ def _estimate_noise(args) -> int:
     return 1 if failed else 0
 
 
+def _estimate_quality(args) -> int:
+    from PIL import Image, UnidentifiedImageError
+
+    from ..jpeg_quality import jpeg_quality
+
+    how = {"tables": "read from the file's tables", "pixels": "estimated from the pixels"}
+    failed = 0
+    for path in args.images:
+        try:
+            with Image.open(path) as img:
+                quality, source = jpeg_quality(img)
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            if len(args.images) == 1:
+                raise ImageReadError(f"{path}: not a readable image ({exc})") from None
+            print(f"  failed: {path}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}: quality {quality} ({how[source]})" if quality else f"{path}: no JPEG compression found")
+    return 1 if failed else 0
+
+
 def _interpolate(args) -> int:
     from ..checkpoint import interpolate_models, save_model
 
@@ -115,6 +136,11 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("estimate-noise", help="print the Gaussian noise sigma (0-255 scale) of images")
     p.add_argument("images", nargs="+")
     p.set_defaults(func=_estimate_noise)
+
+    p = sub.add_parser("estimate-quality", help="print the JPEG quality (1-100, libjpeg's scale) of images: read "
+                                                "from a JPEG's tables, else estimated from the pixels")
+    p.add_argument("images", nargs="+")
+    p.set_defaults(func=_estimate_quality)
 
     p = sub.add_parser("interpolate", help="blend two compatible models parameter by parameter (DNI)")
     p.add_argument("a", help="model at alpha = 0")
