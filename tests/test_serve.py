@@ -100,7 +100,7 @@ def test_diffusion_upscale_with_its_cost_and_uncertainty_map(client):
     result = Image.open(io.BytesIO(client.get(job["result"]).content))
     uncertainty = Image.open(io.BytesIO(client.get(job["uncertainty"]).content))
     assert result.size == uncertainty.size == (60, 40)
-    assert len(set(uncertainty.getdata())) > 1  # the samples differ from pixel to pixel
+    assert np.ptp(np.asarray(uncertainty)) > 0  # the samples differ more at some pixels than at others
 
 
 def test_one_diffusion_sample_has_no_uncertainty_map(client):
