@@ -170,6 +170,7 @@ async function showResult(job) {
   shown = job;
   $("show-uncertainty").checked = false;
   $("uncertainty-choice").hidden = !job.uncertainty;
+  $("after").alt = "result";
   $("tag-after").textContent = "after";
   $("viewer").hidden = false;
   fit();
