@@ -16,6 +16,9 @@ import uvicorn
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
+from tiny import tiny_model
+
+from frannet import save_model
 from frannet.api import SAMPLE_IMAGE
 from frannet.pipeline import Models
 from frannet.serve.app import create_app
@@ -25,9 +28,11 @@ SCREENSHOT = os.environ.get("FRANNET_SCREENSHOT")
 
 
 @pytest.fixture
-def server(model_path):
+def server(model_path, tmp_path):
     """The app on a free loopback port, in a thread."""
-    models = Models() if SCREENSHOT else Models(upscale=model_path)
+    diffusion = tmp_path / "tiny-diffusion.safetensors"
+    save_model(diffusion, tiny_model(restorator="diffusion"))
+    models = Models() if SCREENSHOT else Models(upscale=model_path, diffusion=diffusion)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(create_app(models=models), log_level="warning"))
@@ -100,3 +105,33 @@ def test_bad_scale_shows_an_error(server, page):
     page.wait_for_selector("#error:not([hidden])")
     assert "scale expects a number" in page.inner_text("#error")
     assert page.locator("#viewer").is_hidden()
+
+
+def test_diffusion_shows_its_cost_and_the_uncertainty_map(server, page):
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(server)
+    page.select_option("#task", "denoise")
+    assert page.eval_on_selector("#restorator option[value=diffusion]", "o => o.disabled")  # it only upscales
+    page.select_option("#task", "upscale")
+    assert page.locator("#cost").is_hidden() and page.locator("#samples").is_disabled()
+    page.select_option("#restorator", "diffusion")
+    assert "s per output megapixel, step and sample" in page.inner_text("#cost")
+    page.locator("#file").set_input_files(str(SAMPLE_IMAGE))
+    page.fill("#scale", "2")
+    page.fill("#steps", "2")
+    page.fill("#samples", "3")
+    page.click("#run")
+    page.wait_for_selector("#viewer:not([hidden])", timeout=60_000)
+    assert page.inner_text("#status-text").startswith("Done in ")
+    assert " in " in page.inner_text("#result-info")
+
+    width, height = Image.open(SAMPLE_IMAGE).size
+    page.check("#show-uncertainty")
+    page.wait_for_function("() => document.getElementById('after').src.endsWith('/uncertainty.png')")
+    page.wait_for_function("() => document.getElementById('after').complete")
+    assert page.eval_on_selector("#after", "img => [img.naturalWidth, img.naturalHeight]") == [2 * width, 2 * height]
+    assert page.inner_text("#tag-after") == "uncertainty"
+    page.uncheck("#show-uncertainty")
+    assert page.eval_on_selector("#after", "img => img.src").endswith("/result.png")
+    assert problems == []

@@ -5,17 +5,22 @@ from __future__ import annotations
 import io
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
+from tiny import tiny_model
+
+from frannet import save_model
 from frannet.cli import main
 from frannet.pipeline import Job, Models
+from frannet.restorators.iterative import Sampling
 from frannet.serve import app as serve_app
 from frannet.serve.app import create_app
-from frannet.serve.options import job_from_form
+from frannet.serve.options import STEP_SECONDS_PER_MEGAPIXEL, job_from_form
 
 
 def _png(width: int, height: int, mode: str = "RGB") -> bytes:
@@ -45,8 +50,16 @@ def _client(models: Models) -> TestClient:
 
 
 @pytest.fixture
-def client(model_path, tunable_path):
-    with _client(Models(upscale=model_path, colorize=tunable_path, denoise=tunable_path)) as client:
+def diffusion_path(tmp_path):
+    path = tmp_path / "tiny-diffusion.safetensors"
+    save_model(path, tiny_model(restorator="diffusion"))
+    return path
+
+
+@pytest.fixture
+def client(model_path, tunable_path, diffusion_path):
+    models = Models(upscale=model_path, colorize=tunable_path, denoise=tunable_path, diffusion=diffusion_path)
+    with _client(models) as client:
         yield client
 
 
@@ -57,7 +70,8 @@ def test_page_static_files_and_config(client):
         assert client.get(f"/static/{name}").status_code == 200
     config = client.get("/api/config").json()
     assert config["max_upload_bytes"] == 500_000 and config["max_pixels"] == 100_000
-    assert [r["id"] for r in config["restorators"]] == ["single-step"]
+    assert [r["id"] for r in config["restorators"]] == ["single", "diffusion"]  # the CLI's --restorator names
+    assert config["limits"] == {"steps": 100, "samples": 64}
 
 
 def test_upload_run_poll_download(client):
@@ -71,6 +85,27 @@ def test_upload_run_poll_download(client):
     assert Image.open(io.BytesIO(result.content)).size == (92, 100)
     assert Image.open(io.BytesIO(client.get(job["input"]).content)).size == (37, 40)
     assert job["filename"] == "my_photo-upscale-92x100.png"
+    assert job["estimate_seconds"] is None and job["seconds"] > 0 and "uncertainty" not in job
+    missing = client.get(f"/api/jobs/{job['id']}/uncertainty.png")
+    assert missing.status_code == 404 and "no uncertainty map" in missing.json()["error"]
+
+
+def test_diffusion_upscale_with_its_cost_and_uncertainty_map(client):
+    submitted = _submit(client, _png(30, 20), scale="2", restorator="diffusion", steps="2", samples="3")
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.json()["estimate_seconds"] == pytest.approx(60 * 40 / 1e6 * 2 * 3 * STEP_SECONDS_PER_MEGAPIXEL)
+    job = _finish(client, submitted.json())
+    assert job["status"] == "done", job
+    assert job["seconds"] > 0
+    result = Image.open(io.BytesIO(client.get(job["result"]).content))
+    uncertainty = Image.open(io.BytesIO(client.get(job["uncertainty"]).content))
+    assert result.size == uncertainty.size == (60, 40)
+    assert np.ptp(np.asarray(uncertainty)) > 0  # the samples differ more at some pixels than at others
+
+
+def test_one_diffusion_sample_has_no_uncertainty_map(client):
+    job = _finish(client, _submit(client, _png(20, 20), restorator="diffusion", steps="1", samples="1").json())
+    assert job["status"] == "done" and "uncertainty" not in job
 
 
 def test_exact_size_and_all_at_once(client):
@@ -114,6 +149,10 @@ def test_bad_files_are_readable_errors(client, data, message):
     ({"task": "denoise", "noise": "0"}, "does nothing"),
     ({"task": "sharpen"}, "unknown task"),
     ({"restorator": "magic"}, "unknown restorator"),
+    ({"restorator": "diffusion", "task": "denoise", "noise": "10"}, "can upscale only, not denoise"),
+    ({"restorator": "diffusion", "steps": "0"}, "steps must be a whole number from 1 to 100"),
+    ({"restorator": "diffusion", "samples": "65"}, "samples must be a whole number from 1 to 64"),
+    ({"restorator": "diffusion", "samples": "two"}, "samples must be a whole number"),
 ])
 def test_bad_options_are_readable_errors(client, fields, message):
     answer = _submit(client, _png(20, 20), **fields)
@@ -134,9 +173,13 @@ def test_no_file_and_unknown_job(client):
     ({"task": "denoise", "noise": "auto"}, Job(10, 5, noise=None)),
     ({"task": "colorize", "resize": "size", "size": "30x9", "noise": "25"}, Job(30, 9, colorize=True)),
     ({"task": "all", "scale": "3", "noise": "auto"}, Job(30, 15, noise=None, colorize=True)),
+    ({"task": "upscale", "scale": "2", "steps": "3"}, Job(20, 10)),  # steps are for diffusion
+    ({"task": "upscale", "scale": "2", "restorator": "diffusion", "steps": "3", "samples": "2"},
+     Job(20, 10, restorator="diffusion", sampling=Sampling(steps=3, samples=2))),
 ])
 def test_tasks_map_to_jobs(form, job):
-    assert job_from_form(form, 10, 5, max_pixels=10_000) == job
+    named = replace(job, restorator=job.restorator or "single")  # the page always names its restorator
+    assert job_from_form(form, 10, 5, max_pixels=10_000) == named
 
 
 def test_full_queue_is_refused(monkeypatch, model_path):

@@ -156,9 +156,9 @@ def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> li
 
 
 def _upscaler(models: Models, job: Job) -> FranNet:
-    """The upscaling model: the diffusion one when that restorator is asked for and no upscaling
-    model was given, else the single-step (or given) one."""
-    if job.restorator == "diffusion" and models.upscale is None:
+    """The upscaling model: the diffusion one when that restorator is asked for and a diffusion
+    model or no upscaling model was given, else the single-step (or given) one."""
+    if job.restorator == "diffusion" and (models.diffusion is not None or models.upscale is None):
         return models.get("diffusion")
     return models.get("upscale")
 

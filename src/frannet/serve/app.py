@@ -3,8 +3,10 @@
     GET  /                          the page (static/index.html)
     GET  /api/config                limits, tasks and restorators, for the page
     POST /api/jobs                  multipart: image + form fields (see options.py) -> 202 + job status
-    GET  /api/jobs/{id}             status: queued (with position), running (with progress), done, error
-    GET  /api/jobs/{id}/result.png  the result; /input.png is the decoded input, for the comparison
+    GET  /api/jobs/{id}             status: queued (with position), running (with progress), done, error;
+                                    an iterative job's estimated seconds, and the seconds it took once finished
+    GET  /api/jobs/{id}/result.png  the result; /input.png is the decoded input, for the comparison, and
+                                    /uncertainty.png the heatmap of a diffusion job's samples' std (2 or more)
 
 Errors are JSON ``{"error": "one readable line"}`` with 400, 404, 413 or 503.
 """
@@ -35,9 +37,10 @@ from ..checkpoint import CheckpointError
 from ..io import ImageReadError, Picture, read_image, to_pil
 from ..parsing import MAX_NOISE
 from ..pipeline import Job, Models, restore_picture
+from ..uncertainty import heatmap
 from . import DEFAULT_MAX_PIXELS
 from .jobs import JobQueue, QueueFull, Task
-from .options import RESTORATORS, TASKS, job_from_form
+from .options import LIMITS, RESTORATORS, STEP_SECONDS_PER_MEGAPIXEL, TASKS, estimate_seconds, job_from_form
 
 STATIC = Path(__file__).parent / "static"
 FORM_ROOM = 64 * 1024  # bytes allowed past the upload limit for the form's other fields
@@ -68,7 +71,7 @@ def _read_upload(file, name: str, max_pixels: int) -> Picture:
 
 
 def _restore(picture: Picture, job: Job, models: Models, progress) -> dict[str, bytes]:
-    """Runs on a worker thread: the result and the input, both as PNG."""
+    """Runs on a worker thread: the result, the input and, from several samples, their std's heatmap, as PNG."""
     done, total = 0, job.width * job.height
 
     def count(pixels: int) -> None:
@@ -80,7 +83,10 @@ def _restore(picture: Picture, job: Job, models: Models, progress) -> dict[str, 
         result = restore_picture(picture, job, models, progress=count)
     except CheckpointError as exc:
         raise CheckpointError(f"could not load a model: {exc}") from None
-    return {"result.png": _png(result), "input.png": _png(picture, compress_level=1)}
+    files = {"result.png": _png(result), "input.png": _png(picture, compress_level=1)}
+    if job.sampling.samples > 1 and result.std is not None:
+        files["uncertainty.png"] = _png(Picture(rgb=heatmap(result.std)[0]))
+    return files
 
 
 def _download_name(upload_name: str, task: str, job: Job) -> str:
@@ -108,9 +114,9 @@ def create_app(models: Models | None = None, max_upload_mb: float = 50, max_pixe
 
     def status(task: Task) -> dict:
         out = {"id": task.id, "status": task.status, "progress": task.progress,
-               "position": queue.position(task), "error": task.error, **task.info}
+               "position": queue.position(task), "error": task.error, "seconds": task.seconds, **task.info}
         if task.status == "done":
-            out.update(result=f"/api/jobs/{task.id}/result.png", input=f"/api/jobs/{task.id}/input.png")
+            out.update({name.removesuffix(".png"): f"/api/jobs/{task.id}/{name}" for name in task.result})
         return out
 
     async def page(request: Request) -> Response:
@@ -119,8 +125,9 @@ def create_app(models: Models | None = None, max_upload_mb: float = 50, max_pixe
     async def config(request: Request) -> Response:
         return JSONResponse({
             "max_upload_bytes": max_upload, "max_upload_mb": max_upload_mb, "max_pixels": max_pixels,
-            "max_noise": MAX_NOISE, "tasks": TASKS,
+            "max_noise": MAX_NOISE, "tasks": TASKS, "limits": LIMITS,
             "restorators": [{"id": key, **value} for key, value in RESTORATORS.items()],
+            "step_seconds_per_megapixel": STEP_SECONDS_PER_MEGAPIXEL,
         })
 
     async def submit(request: Request) -> Response:
@@ -141,7 +148,7 @@ def create_app(models: Models | None = None, max_upload_mb: float = 50, max_pixe
                 picture = await run_in_threadpool(_read_upload, upload.file, upload.filename, max_pixels)
                 job = job_from_form(fields, *picture.size, max_pixels=max_pixels)
                 info = {"width": job.width, "height": job.height, "input_width": picture.size[0],
-                        "input_height": picture.size[1],
+                        "input_height": picture.size[1], "estimate_seconds": estimate_seconds(job),
                         "filename": _download_name(upload.filename, fields.get("task", "upscale"), job)}
                 task = queue.submit(partial(_restore, picture, job, models), info)
             except ValueError as exc:  # includes ImageReadError
@@ -163,6 +170,8 @@ def create_app(models: Models | None = None, max_upload_mb: float = 50, max_pixe
         task, name = find(request), request.url.path.rsplit("/", 1)[1]
         if task.status != "done":
             raise HTTPException(404, f"the job is {task.status}: it has no images yet")
+        if name not in task.result:
+            raise HTTPException(404, "the job has no uncertainty map: diffusion with 2 or more samples makes one")
         headers = {"Content-Disposition": f'inline; filename="{task.info["filename"]}"'} \
             if name == "result.png" else {}
         return Response(task.result[name], media_type="image/png", headers=headers)
@@ -182,6 +191,7 @@ def create_app(models: Models | None = None, max_upload_mb: float = 50, max_pixe
         Route("/api/jobs/{job_id}", job_status),
         Route("/api/jobs/{job_id}/result.png", job_file),
         Route("/api/jobs/{job_id}/input.png", job_file),
+        Route("/api/jobs/{job_id}/uncertainty.png", job_file),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Task:
     progress: float = 0.0
     result: Any = None
     error: str | None = None
+    seconds: float | None = None  # how long it ran, once finished
 
 
 class JobQueue:
@@ -78,13 +80,16 @@ class JobQueue:
                     return
                 task = self._waiting.popleft()
                 task.status, self._running = "running", self._running + 1
+            start = time.monotonic()
             try:
-                task.result = task.work(lambda fraction: setattr(task, "progress", min(1.0, fraction)))
-                task.progress, task.status = 1.0, "done"
+                result = task.work(lambda fraction: setattr(task, "progress", min(1.0, fraction)))
+                # the status last: a poll that sees "done" finds everything else in place
+                task.seconds, task.result, task.progress, task.status = time.monotonic() - start, result, 1.0, "done"
             except Exception as exc:  # reported in the job's status; the server keeps going
                 if not isinstance(exc, ValueError):  # not a plain bad-input error: keep the traceback
                     log.exception("job %s failed", task.id)
-                task.error, task.status = str(exc) or type(exc).__name__, "error"
+                task.seconds, task.error = time.monotonic() - start, str(exc) or type(exc).__name__
+                task.status = "error"
             finally:
                 task.work = None  # frees the input
                 with self._cond:

@@ -5,6 +5,7 @@ const $ = (id) => document.getElementById(id);
 const POLL_MS = 300;
 let config = null;   // limits, tasks and restorators from /api/config
 let file = null;     // the chosen image
+let shown = null;    // the job whose result is in the viewer
 
 // ---------------------------------------------------------------- messages
 
@@ -27,6 +28,7 @@ function setStatus(text, fraction) {
 }
 
 const megabytes = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+const duration = (s) => (s < 10 ? `${s.toFixed(1)} s` : s < 120 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`);
 
 // Fetch JSON; a failed request or an error answer throws an Error with a readable message.
 async function fetchJson(url, options) {
@@ -60,8 +62,11 @@ function updateControls() {
   $("noise-controls").disabled = task === "upscale" || task === "colorize";
   $("noise").disabled = $("noise-auto").checked;
   $("noise-value").textContent = $("noise-auto").checked ? "auto" : $("noise").value;
-  const restorator = config.restorators.find((r) => r.id === $("restorator").value);
-  $("steps").disabled = !restorator.steps;
+  const restorators = Object.fromEntries(config.restorators.map((r) => [r.id, r]));
+  for (const option of $("restorator").options) option.disabled = !restorators[option.value].tasks.includes(task);
+  if ($("restorator").selectedOptions[0].disabled) $("restorator").value = "single";
+  const iterative = restorators[$("restorator").value].iterative;
+  $("steps").disabled = $("samples").disabled = $("cost").hidden = !iterative;
 }
 
 function chooseFile(chosen) {
@@ -101,17 +106,22 @@ function formData() {
   data.append("size", $("size").value.trim());
   data.append("noise", $("noise-auto").checked ? "auto" : $("noise").value);
   data.append("restorator", $("restorator").value);
-  if (!$("steps").disabled) data.append("steps", $("steps").value);
+  if (!$("steps").disabled) {
+    data.append("steps", $("steps").value);
+    data.append("samples", $("samples").value);
+  }
   return data;
 }
 
 // ---------------------------------------------------------------- jobs
 
 function showProgress(job) {
+  const estimate = job.estimate_seconds === null ? "" : ` (about ${duration(job.estimate_seconds)} in all)`;
   if (job.status === "queued") {
-    setStatus(job.position === 1 ? "Waiting: next in the queue" : `Waiting: position ${job.position} in the queue`);
+    const where = job.position === 1 ? "next in the queue" : `position ${job.position} in the queue`;
+    setStatus(`Waiting: ${where}${estimate}`);
   } else {
-    setStatus(job.progress > 0 ? `Running: ${Math.round(job.progress * 100)}%` : "Running…", job.progress);
+    setStatus(`Running${job.progress > 0 ? `: ${Math.round(job.progress * 100)}%` : "…"}${estimate}`, job.progress);
   }
 }
 
@@ -134,7 +144,7 @@ async function run(event) {
     if (job.status === "error") throw new Error(job.error);
     setStatus("Loading the result…");
     await showResult(job);
-    setStatus("Done.");
+    setStatus(`Done in ${duration(job.seconds)}.`);
   } catch (error) {
     setStatus("");
     showError(error.message);
@@ -155,7 +165,13 @@ async function showResult(job) {
   $("stage").style.height = `${job.height}px`;
   $("download").href = job.result;
   $("download").download = job.filename;
-  $("result-info").textContent = `${job.input_width}×${job.input_height} → ${job.width}×${job.height} px`;
+  $("result-info").textContent = `${job.input_width}×${job.input_height} → ${job.width}×${job.height} px`
+    + ` in ${duration(job.seconds)}`;
+  shown = job;
+  $("show-uncertainty").checked = false;
+  $("uncertainty-choice").hidden = !job.uncertainty;
+  $("after").alt = "result";
+  $("tag-after").textContent = "after";
   $("viewer").hidden = false;
   fit();
 }
@@ -256,6 +272,12 @@ function setUpCompare() {
   $("zoom-out").addEventListener("click", () => zoomAtCentre(view.zoom / 2));
   $("zoom-1").addEventListener("click", () => zoomAtCentre(1));
   $("zoom-fit").addEventListener("click", fit);
+  $("show-uncertainty").addEventListener("change", () => {
+    const on = $("show-uncertainty").checked;
+    $("after").src = on ? shown.uncertainty : shown.result;
+    $("after").alt = on ? "uncertainty map of the result" : "result";
+    $("tag-after").textContent = on ? "uncertainty" : "after";
+  });
   window.addEventListener("resize", () => { if (!$("viewer").hidden) render(); });
 }
 
@@ -273,6 +295,10 @@ async function start() {
   fillSelect($("task"), Object.entries(config.tasks));
   fillSelect($("restorator"), config.restorators.map((r) => [r.id, r.label]));
   $("noise").max = config.max_noise;
+  $("steps").max = config.limits.steps;
+  $("samples").max = config.limits.samples;
+  $("cost").textContent = `About ${config.step_seconds_per_megapixel} s per output megapixel, step and sample `
+    + "on 2 CPU threads; 2 or more samples also give an uncertainty map.";
   $("limits").textContent = `Uploads up to ${config.max_upload_mb} MB; inputs and results up to `
     + `${(config.max_pixels / 1e6).toLocaleString("en", { maximumFractionDigits: 2 })} megapixels.`;
   for (const id of ["task", "restorator", "noise", "noise-auto"]) $(id).addEventListener("input", updateControls);
