@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import frannet
 from frannet.cli import main
 
 
@@ -153,3 +154,44 @@ def test_consistency_makes_the_output_downscale_to_the_input(capsys, tmp_path, p
     again = bicubic_resize(sr, tuple(lr.shape[-2:]))
     # 8-bit output rounding (and clipping) is all that separates them
     assert (again - lr).abs().mean() < 0.5 / 255
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--scale", "2", "--ensemble", "3"], "error: --ensemble: must be 1, 2, 4 or 8"),
+    (["--scale", "2", "--tile", "0"], "error: --tile: must be at least 64"),
+    (["--scale", "2", "--tile", "16"], "--tile: must be at least 64"),
+    (["--scale", "2,", "3"], "--scale: '2,' is followed by '3'"),
+    (["--scale", "2", "--quality", "high"], "--quality: invalid int value"),
+    (["--scale", "2", "--restorator", "magic"], "--restorator: invalid choice"),
+    (["--scale", "2", "--stray"], "unrecognized arguments: --stray"),
+    (["--scale", "10000"], "raise --max-pixels"),
+])
+def test_argument_errors_are_one_line_naming_the_option(capsys, tmp_path, photo, model_path, args, message):
+    code, out, err = _run(capsys, "restore", photo, "-o", tmp_path / "o.png", "--model", model_path, *args)
+    assert code == 2 and out == ""
+    assert err.startswith("frannet: error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_missing_arguments_are_one_line(capsys):
+    code, _, err = _run(capsys, "restore")
+    assert code == 2 and err.startswith("frannet: error: the following arguments are required") and err.count("\n") == 1
+
+
+def test_max_pixels_raises_pillows_input_limit_too(capsys, tmp_path, model_path, monkeypatch):
+    """An input over Pillow's limit reads when --max-pixels allows it; one over --max-pixels is one line."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses inputs over twice this
+    src = tmp_path / "big.png"
+    Image.new("RGB", (60, 60), (200, 100, 50)).save(src)
+    code, _, err = _run(capsys, "restore", src, "-o", tmp_path / "o.png", "--scale", "2", "--model", model_path)
+    assert code == 0 and err == ""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    code, _, err = _run(capsys, "restore", src, "-o", tmp_path / "o.png", "--scale", "2", "--model", model_path,
+                        "--max-pixels", 3000)
+    assert code == 2 and err.count("\n") == 1 and "exceeds the limit of 3000 pixels (raise --max-pixels" in err
+
+
+def test_api_refuses_tiles_below_the_minimum(model):
+    image = np.zeros((20, 30, 3), np.uint8)
+    with pytest.raises(ValueError, match="tile must be at least 64"):
+        frannet.upscale(image, scale=2, model=model, tile=16)
+    assert frannet.upscale(image, scale=2, model=model, tile=64).shape == (40, 60, 3)

@@ -124,7 +124,7 @@ def test_cli_restores_with_an_iterative_model(capsys, tmp_path, photo, iterative
     out, heat = tmp_path / "out.png", tmp_path / "std.png"
     code, stdout, err = _run(capsys, "restore", photo, "-o", out, "--scale", "2", "--model", path,
                              "--restorator", restorator, "--steps", "3", "--eta", "0.5", "--seed", "1",
-                             "--samples", "2", "--uncertainty", heat, "--tile", "16")
+                             "--samples", "2", "--uncertainty", heat, "--tile", "64")
     assert code == 0, err
     assert Image.open(out).size == Image.open(heat).size == (74, 80)
     assert "uncertainty map" in stdout

@@ -56,14 +56,20 @@ class Picture:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
-def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, limit_name: str | None = None) -> Picture:
+    """The picture in a file of at most ``max_pixels`` pixels (Pillow's own limit is raised to it);
+    the error for a larger one says to raise ``limit_name``, if given."""
     path = Path(path)
+    raise_it = f" (raise {limit_name} to allow more)" if limit_name else ""
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow refuses twice its limit before the check below
     try:
         with Image.open(path) as img:
             if getattr(img, "n_frames", 1) > 1:
                 raise ImageReadError(f"{path}: animated images are not supported")
             if img.width * img.height > max_pixels:
-                raise ImageReadError(f"{path}: {img.width}x{img.height} exceeds the limit of {max_pixels} pixels")
+                raise ImageReadError(f"{path}: {img.width}x{img.height} exceeds the limit of {max_pixels} pixels"
+                                     + raise_it)
             info, orientation = _metadata(img)
             samples = read_deep(path, img.format)
             if samples is None:
@@ -77,7 +83,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pictur
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not a readable image") from None
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{path}: too many pixels ({exc})") from None
+        raise ImageReadError(f"{path}: too many pixels ({exc}){raise_it}") from None
     except (OSError, SyntaxError, ValueError, RuntimeError) as exc:  # RuntimeError: imagecodecs
         if isinstance(exc, ImageReadError):
             raise
