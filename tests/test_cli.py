@@ -195,3 +195,30 @@ def test_api_refuses_tiles_below_the_minimum(model):
     with pytest.raises(ValueError, match="tile must be at least 64"):
         frannet.upscale(image, scale=2, model=model, tile=16)
     assert frannet.upscale(image, scale=2, model=model, tile=64).shape == (40, 60, 3)
+
+
+def _transparent_square(path):
+    """A red square on fully transparent black: the input of every RGBA-to-JPEG test."""
+    rgba = np.zeros((24, 24, 4), np.uint8)
+    rgba[6:18, 6:18] = (255, 0, 0, 255)
+    Image.fromarray(rgba, "RGBA").save(path)
+    return path
+
+
+@pytest.mark.parametrize("background,expected", [([], (255, 255, 255)), (["--background", "#00ff00"], (0, 255, 0)),
+                                                 (["--background", "navy"], (0, 0, 128))])
+def test_transparent_to_jpeg_is_composited_over_the_background(capsys, tmp_path, model_path, background, expected):
+    src, out = _transparent_square(tmp_path / "square.png"), tmp_path / "square.jpg"
+    code, _, err = _run(capsys, "restore", src, "-o", out, "--scale", "2", "--model", model_path, *background)
+    assert code == 0
+    assert err.startswith("frannet: note: square.jpg: JPG has no transparency") and err.count("\n") == 1, err
+    result = np.asarray(Image.open(out).convert("RGB"), dtype=int)
+    for corner in (result[:6, :6], result[-6:, -6:]):
+        assert np.abs(corner - expected).max() <= 8  # JPEG's own error only
+    assert result[20:28, 20:28, 0].min() > 150 and result[20:28, 20:28, 1:].max() < 100  # the square stays red
+
+
+def test_a_bad_background_is_a_one_line_error(capsys, tmp_path, model_path):
+    src = _transparent_square(tmp_path / "square.png")
+    code, _, err = _run(capsys, "restore", src, "-o", tmp_path / "o.jpg", "--scale", "2", "--background", "greenish")
+    assert code == 2 and err.startswith("frannet: error: --background: expected a colour") and err.count("\n") == 1

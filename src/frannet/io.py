@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,8 @@ from .codecs import DEEP_FORMATS, read_deep, write_deep
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".j2k", ".ppm", ".pgm"}
 DEFAULT_MAX_PIXELS = 200_000_000
 DEFAULT_QUALITY = 95  # JPEG and WebP
+WHITE = (1.0, 1.0, 1.0)
+NO_ALPHA = ("JPEG", "PPM")  # formats without transparency: a picture with alpha is composited over a background
 ORIENTATION = ExifTags.Base.Orientation
 GRAY_MODES = ("1", "L", "LA", "La")
 MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # by number of channels
@@ -153,13 +155,29 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, gray: bool = False)
     return Image.fromarray(samples[..., 0] if samples.shape[2] == 1 else samples, MODES[samples.shape[2]])
 
 
-def write_image(path: str | Path, picture: Picture, quality: int = DEFAULT_QUALITY) -> None:
+def keeps_alpha(path: str | Path) -> bool:
+    """Whether the format of ``path`` (by its suffix) can hold transparency."""
+    return Image.registered_extensions().get(Path(path).suffix.lower()) not in NO_ALPHA
+
+
+def flatten(picture: Picture, background: tuple[float, float, float] = WHITE) -> Picture:
+    """The picture composited over an opaque ``background`` (r, g, b in [0, 1]), without alpha."""
+    alpha = picture.alpha[..., None]
+    rgb = picture.rgb * alpha + np.asarray(background, np.float32) * (1 - alpha)
+    return replace(picture, rgb=rgb, alpha=None, gray=picture.gray and len(set(background)) == 1)
+
+
+def write_image(path: str | Path, picture: Picture, quality: int = DEFAULT_QUALITY,
+                background: tuple[float, float, float] = WHITE) -> None:
     """Write atomically (see ``atomic_write``); a 16-bit source stays 16-bit in PNG and TIFF.
-    ``quality`` (1-100) is for JPEG and WebP."""
+    ``quality`` (1-100) is for JPEG and WebP; a format without transparency gets the picture
+    composited over ``background`` (r, g, b in [0, 1])."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path}: unknown image format {path.suffix!r}")
+    if picture.alpha is not None and fmt in NO_ALPHA:
+        picture = flatten(picture, background)
     with atomic_write(path) as tmp:
         if picture.bits == 16 and fmt in DEEP_FORMATS:
             write_deep(tmp, fmt, to_samples(picture.rgb, picture.alpha, picture.gray, np.uint16), picture.info)
@@ -168,7 +186,7 @@ def write_image(path: str | Path, picture: Picture, quality: int = DEFAULT_QUALI
 
 
 def _save_pillow(path: Path, fmt: str, picture: Picture, quality: int) -> None:
-    img = to_pil(picture.rgb, picture.alpha if fmt != "JPEG" else None, picture.gray)  # JPEG has no alpha
+    img = to_pil(picture.rgb, picture.alpha, picture.gray)
     options = dict(picture.info) if fmt in ("PNG", "JPEG", "TIFF", "WEBP") else {}
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = quality

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..io import DEFAULT_QUALITY, IMAGE_SUFFIXES
-from ..parsing import parse_noise, parse_region, parse_scale, parse_size
+from ..parsing import parse_colour, parse_noise, parse_region, parse_scale, parse_size
 from .common import UsageError, ensemble_views, positive_int, tile_side
 
 LARGE_OUTPUT = 4_000_000  # outputs with more pixels than this get a progress bar of their own
@@ -65,7 +65,7 @@ def run(args) -> int:
 
     from ..api import DEFAULT_MAX_OUTPUT_PIXELS, output_size
     from ..distributed import process_share
-    from ..io import read_image, write_image
+    from ..io import keeps_alpha, read_image, write_image
     from ..pipeline import Job, Models, restore_bands, restore_picture
     from ..streaming import needs_streaming, write_streamed_tiff
     from ..memory import resident_bytes
@@ -81,6 +81,17 @@ def run(args) -> int:
     region = parse_region(args.region) if args.region else None
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be between 1 and 100, got {args.quality}")
+    try:
+        background = parse_colour(args.background)
+    except ValueError as exc:
+        raise UsageError(f"--background: {exc}") from None
+    noted = set()
+
+    def note(kind: str, text: str) -> None:  # once per run, above any progress bar
+        if kind not in noted:
+            noted.add(kind)
+            tqdm.write(f"frannet: note: {text}", file=sys.stderr)
+
     jobs = _restore_jobs(args.input, Path(args.output))
     for src, dst in jobs:
         if dst.suffix.lower() not in IMAGE_SUFFIXES:
@@ -117,7 +128,10 @@ def run(args) -> int:
                     write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
                     continue
                 result = restore_picture(picture, job, models, progress=pixels.update)
-                write_image(dst, result, quality=args.quality)
+                if result.alpha is not None and not keeps_alpha(dst):
+                    note("background", f"{dst.name}: {dst.suffix[1:].upper()} has no transparency: composited "
+                                       f"over {args.background} (--background COLOR to change)")
+                write_image(dst, result, quality=args.quality, background=background)
                 if args.uncertainty:
                     _write_uncertainty(args.uncertainty, result)
                 if sampling.adaptive or args.steps_map:
@@ -244,6 +258,9 @@ def add_parsers(sub) -> None:
                        help="project the upscaled output so that bicubic downscaling gives back the input exactly")
         p.add_argument("--quality", type=int, default=DEFAULT_QUALITY,
                        help=f"JPEG and WebP output quality, 1-100 (default {DEFAULT_QUALITY})")
+        p.add_argument("--background", default="white", metavar="COLOR",
+                       help="what a transparent picture is composited over when the output format has no "
+                            "transparency (JPEG): a name or hex code such as white or #ff8800 (default white)")
         p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
         p.add_argument("--skip-existing", action="store_true",
                        help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")
