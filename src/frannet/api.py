@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from .checkpoint import load_model
+from .framing import framed
 from .inverse import DEFAULT_STEPS, inpaint_image, model_denoiser, reconstruct_image
 from .io import Picture
 from .measurements import Measurements, load_measurements, measure
@@ -111,10 +112,12 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
             steps: int = Sampling.steps, eta: float = Sampling.eta, seed: int = Sampling.seed,
             samples: int = Sampling.samples, uncertainty: bool = False,
             region: tuple[int, int, int, int] | None = None, progressive: bool = False, ensemble: int = 1,
-            tile: int | None = None):
+            tile: int | None = None, aspect: str = "stretch"):
     """Restore a PIL image or numpy array: upscale by ``scale`` (a number or (sx, sy)) or to
     ``size`` (w, h) (neither: keep the size), remove noise of std ``noise`` (0-255 scale;
-    None estimates it), and ``colorize`` a gray photo, in any combination.
+    None estimates it), and ``colorize`` a gray photo, in any combination. A ``size`` of
+    another aspect ratio is filled by stretching (``aspect="stretch"``), or with the aspect
+    kept: ``"fit"``, the largest size inside it; ``"fill"``, covered and the centre cut out.
 
     The result has the input's type, mode and dtype (a colorized gray image comes back as RGB).
     ``restorator`` ("single", "autoregressive" or "diffusion"; None: whatever the model is) must
@@ -132,12 +135,21 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
         raise ValueError(f"tile {problem}")
     arr = _as_array(image)
     picture = _from_numpy(arr)
+    window = None
+    if size is not None:
+        size, window = framed(*picture.size, size, aspect)
+    elif aspect != "stretch":
+        raise ValueError(f"aspect {aspect!r} is for an exact size: give size too")
+    if window is not None and region is not None:
+        raise ValueError("aspect='fill' cuts its own window of the output: give it or region, not both")
     width, height = output_size(*picture.size, scale=1 if scale is None and size is None else scale,
                                 size=size, max_pixels=max_pixels)
     sampling = Sampling(steps=steps, eta=eta, seed=seed, samples=samples)
     job = Job(width, height, noise=noise, colorize=colorize, consistency=consistency, restorator=restorator,
               sampling=sampling, region=region, progressive=progressive, ensemble=ensemble, tile=tile)
     result = restore_picture(picture, job, models)
+    if window is not None:
+        result = result.crop(*window)
     like = arr if not colorize or (arr.ndim == 3 and arr.shape[2] >= 3) else np.empty((1, 1, 3), arr.dtype)
     out = _to_numpy(result, like)
     out = Image.fromarray(out) if isinstance(image, Image.Image) else out
@@ -154,7 +166,7 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
 
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
     ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``uncertainty``,
-    ``region``, ``progressive``, ``ensemble`` and ``tile``, as for ``restore``.
+    ``region``, ``progressive``, ``ensemble``, ``tile`` and ``aspect``, as for ``restore``.
     """
     if scale is None and size is None:
         raise ValueError("give exactly one of scale or size")

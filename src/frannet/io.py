@@ -57,6 +57,14 @@ class Picture:
         """(width, height)"""
         return self.rgb.shape[1], self.rgb.shape[0]
 
+    def crop(self, x0: int, y0: int, x1: int, y1: int) -> Picture:
+        """The window [x0, x1) x [y0, y1) of the picture and of its per-pixel maps."""
+        def cut(a):
+            return None if a is None else a[y0:y1, x0:x1]
+
+        return replace(self, rgb=cut(self.rgb), alpha=cut(self.alpha), std=cut(self.std),
+                       evaluations=cut(self.evaluations))
+
 
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, limit_name: str | None = None) -> Picture:
     """The picture in a file of at most ``max_pixels`` pixels (Pillow's own limit is raised to it);

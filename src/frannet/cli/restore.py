@@ -63,35 +63,16 @@ def output_limit(dst: Path, given: int | None) -> int:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from ..api import DEFAULT_MAX_OUTPUT_PIXELS, output_size
     from ..distributed import process_share
-    from ..io import keeps_alpha, read_image, write_image
-    from ..pipeline import Job, Models, restore_bands, restore_picture
-    from ..streaming import needs_streaming, write_streamed_tiff
-    from ..memory import resident_bytes
 
     if args.scale is not None and args.size is not None:
         raise UsageError("give one of --scale or --size, not both")
-    noise = parse_noise(args.noise)
-    if args.scale is None and args.size is None and noise == 0 and not args.colorize:
-        raise UsageError("nothing to do: give --scale or --size to upscale, --noise to denoise, or --colorize")
-    scale = parse_scale(args.scale) if args.scale else None
-    size = parse_size(args.size) if args.size else None
-    scale = 1.0 if scale is None and size is None else scale
-    region = parse_region(args.region) if args.region else None
+    if args.aspect != "stretch" and args.size is None:
+        raise UsageError(f"--{args.aspect} keeps the aspect inside an exact size: give --size too")
+    if args.aspect == "fill" and args.region:
+        raise UsageError("--fill cuts its own window of the output: give --fill or --region, not both")
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be between 1 and 100, got {args.quality}")
-    try:
-        background = parse_colour(args.background)
-    except ValueError as exc:
-        raise UsageError(f"--background: {exc}") from None
-    noted = set()
-
-    def note(kind: str, text: str) -> None:  # once per run, above any progress bar
-        if kind not in noted:
-            noted.add(kind)
-            tqdm.write(f"frannet: note: {text}", file=sys.stderr)
-
     jobs = _restore_jobs(args.input, Path(args.output))
     for src, dst in jobs:
         if dst.suffix.lower() not in IMAGE_SUFFIXES:
@@ -105,37 +86,11 @@ def run(args) -> int:
     if args.skip_existing or world > 1:  # writes are atomic, so an existing output is a finished one
         todo = [(src, dst) for src, dst in jobs if not dst.exists()]
         skipped, jobs = len(jobs) - len(todo), todo
-    stage = "colorize" if args.colorize else "upscale" if noise == 0 else "denoise"
-    models = Models(**{stage: args.model})
-    sampling = _sampling(args, single_output=len(jobs) == 1 and not Path(args.input).is_dir())
+    restorer = _Restorer(args, single_output=len(jobs) == 1 and not Path(args.input).is_dir())
     failures = []
     for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
         try:
-            # The input is always held whole, so it keeps the in-memory limit even for a streamed output.
-            picture = read_image(src, max_pixels=args.max_pixels or DEFAULT_MAX_OUTPUT_PIXELS,
-                                 limit_name="--max-pixels")
-            width, height = output_size(*picture.size, scale=scale, size=size,
-                                        max_pixels=output_limit(dst, args.max_pixels), limit_name="--max-pixels")
-            job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
-                      tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
-                      sampling=sampling, region=region, progressive=args.progressive,
-                      ensemble=args.ensemble)
-            x0, y0, x1, y1 = job.window
-            with tqdm(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", unit_scale=True, leave=False,
-                      disable=args.quiet or (x1 - x0) * (y1 - y0) < LARGE_OUTPUT) as pixels:
-                if needs_streaming(x1 - x0, y1 - y0, job.max_memory - resident_bytes()):  # written band by band
-                    header, bands = restore_bands(picture, job, models, progress=pixels.update)
-                    write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
-                    continue
-                result = restore_picture(picture, job, models, progress=pixels.update)
-                if result.alpha is not None and not keeps_alpha(dst):
-                    note("background", f"{dst.name}: {dst.suffix[1:].upper()} has no transparency: composited "
-                                       f"over {args.background} (--background COLOR to change)")
-                write_image(dst, result, quality=args.quality, background=background)
-                if args.uncertainty:
-                    _write_uncertainty(args.uncertainty, result)
-                if sampling.adaptive or args.steps_map:
-                    _report_evaluations(args, result, sampling, models.get(stage).cfg)
+            restorer.restore(src, dst)
         except Exception as exc:  # a batch keeps going past any bad file and reports it
             if len(jobs) == 1:
                 raise
@@ -147,6 +102,96 @@ def run(args) -> int:
         for why in failures:
             print(f"  failed: {why}", file=sys.stderr)
     return 1 if failures else 0
+
+
+class _Restorer:
+    """One command's options, applied to each file in turn."""
+
+    def __init__(self, args, single_output: bool):
+        from ..pipeline import Models
+
+        self.args = args
+        self.noise = parse_noise(args.noise)
+        if args.scale is None and args.size is None and self.noise == 0 and not args.colorize:
+            raise UsageError("nothing to do: give --scale or --size to upscale, --noise to denoise, or --colorize")
+        self.scale = parse_scale(args.scale) if args.scale else None
+        self.size = parse_size(args.size) if args.size else None
+        if self.scale is None and self.size is None:
+            self.scale = 1.0
+        self.region = parse_region(args.region) if args.region else None
+        try:
+            self.background = parse_colour(args.background)
+        except ValueError as exc:
+            raise UsageError(f"--background: {exc}") from None
+        self.stage = "colorize" if args.colorize else "upscale" if self.noise == 0 else "denoise"
+        self.models = Models(**{self.stage: args.model})
+        self.sampling = _sampling(args, single_output)
+        self.noted = set()
+
+    def note(self, kind: str, text: str) -> None:
+        """A one-line note on stderr, once per run (above any progress bar)."""
+        from tqdm import tqdm
+
+        if kind not in self.noted:
+            self.noted.add(kind)
+            tqdm.write(f"frannet: note: {text}", file=sys.stderr)
+
+    def output_shape(self, picture, src: Path, dst: Path):
+        """(width, height) to restore the picture to and the window of it to keep (None: all)."""
+        from ..api import output_size
+        from ..framing import STRETCH_NOTED, aspect_change, framed
+
+        size, window = (None, None) if self.size is None else framed(*picture.size, self.size, self.args.aspect)
+        width, height = output_size(*picture.size, scale=self.scale, size=size,
+                                    max_pixels=output_limit(dst, self.args.max_pixels), limit_name="--max-pixels")
+        if self.size is not None and self.args.aspect == "stretch" and \
+                aspect_change(*picture.size, self.size) > STRETCH_NOTED:
+            (w, h), (box_w, box_h) = picture.size, self.size
+            self.note("aspect", f"{src.name}: {w}x{h} stretched to {box_w}x{box_h} (aspect {w / h:.2f} to "
+                                f"{box_w / box_h:.2f}); --fit or --fill keep the aspect")
+        return width, height, window
+
+    def restore(self, src: Path, dst: Path) -> None:
+        from dataclasses import replace
+
+        from tqdm import tqdm
+
+        from ..api import DEFAULT_MAX_OUTPUT_PIXELS
+        from ..io import keeps_alpha, read_image, write_image
+        from ..memory import resident_bytes
+        from ..pipeline import Job, restore_bands, restore_picture
+        from ..streaming import needs_streaming, write_streamed_tiff
+
+        args = self.args
+        # The input is always held whole, so it keeps the in-memory limit even for a streamed output.
+        picture = read_image(src, max_pixels=args.max_pixels or DEFAULT_MAX_OUTPUT_PIXELS, limit_name="--max-pixels")
+        width, height, window = self.output_shape(picture, src, dst)
+        job = Job(width, height, noise=self.noise, colorize=args.colorize, consistency=args.consistency,
+                  tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
+                  sampling=self.sampling, region=self.region, progressive=args.progressive, ensemble=args.ensemble)
+        x0, y0, x1, y1 = job.window
+        streamed = needs_streaming(x1 - x0, y1 - y0, job.max_memory - resident_bytes())  # written band by band
+        if streamed and window and not (args.colorize or args.consistency):  # (which restore_bands refuses)
+            # the restorator is then the single-step one, which renders windows itself
+            job = replace(job, region=window)
+            x0, y0, x1, y1 = window
+        with tqdm(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", unit_scale=True, leave=False,
+                  disable=args.quiet or (x1 - x0) * (y1 - y0) < LARGE_OUTPUT) as pixels:
+            if streamed:
+                header, bands = restore_bands(picture, job, self.models, progress=pixels.update)
+                write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
+                return
+            result = restore_picture(picture, job, self.models, progress=pixels.update)
+        if window:
+            result = result.crop(*window)
+        if result.alpha is not None and not keeps_alpha(dst):
+            self.note("background", f"{dst.name}: {dst.suffix[1:].upper()} has no transparency: composited "
+                                    f"over {args.background} (--background COLOR to change)")
+        write_image(dst, result, quality=args.quality, background=self.background)
+        if args.uncertainty:
+            _write_uncertainty(args.uncertainty, result)
+        if self.sampling.adaptive or args.steps_map:
+            _report_evaluations(args, result, self.sampling, self.models.get(self.stage).cfg)
 
 
 def _sampling(args, single_output: bool):
@@ -223,7 +268,13 @@ def add_parsers(sub) -> None:
         p.add_argument("input", help="image file, folder, or quoted glob pattern such as 'photos/**/*.jpg'")
         p.add_argument("-o", "--output", required=True, help="output file (or folder, for a folder input)")
         p.add_argument("--scale", help="factor, e.g. 3.5, or SX,SY for different factors per axis")
-        p.add_argument("--size", help="exact output size WIDTHxHEIGHT")
+        p.add_argument("--size", help="exact output size WIDTHxHEIGHT; of another aspect ratio, the picture is "
+                                      "stretched (with a note) unless --fit or --fill")
+        frame = p.add_mutually_exclusive_group()
+        frame.add_argument("--fit", dest="aspect", action="store_const", const="fit", default="stretch",
+                           help="with --size: the largest size inside it, the aspect kept")
+        frame.add_argument("--fill", dest="aspect", action="store_const", const="fill",
+                           help="with --size: cover it, the aspect kept, and cut out its centre")
         p.add_argument("--noise", default=noise_default,
                        help=f"the denoising dial: the input's noise sigma on the 0-255 scale (0 to 75), or 'auto' "
                             f"to estimate it per image (default {noise_default})")
