@@ -232,23 +232,28 @@ def _report_evaluations(args, result, sampling, cfg) -> None:
 
 def _add_sampling_options(p: argparse.ArgumentParser) -> None:
     from ..config import RESTORATORS
-    from ..restorators.iterative import Sampling
+    from ..restorators.iterative import DEFAULT_ADAPTIVE, DEFAULT_STEPS, Sampling
 
-    g = p.add_argument_group("iterative restorators (need a --model trained for them)")
+    diffusion_steps, diffusion_adaptive = DEFAULT_STEPS["diffusion"], DEFAULT_ADAPTIVE["diffusion"]
+    g = p.add_argument_group("iterative restorators (diffusion runs the bundled frannet-diffusion unless --model is "
+                             "given; autoregressive needs a --model trained for it)")
     g.add_argument("--restorator", choices=RESTORATORS,
                    help="single (one query per pixel), autoregressive (a walk) or diffusion (DDIM); default: the "
                         "model's own")
-    g.add_argument("--steps", type=int, default=Sampling.steps,
-                   help=f"model evaluations per pixel and sample (default {Sampling.steps})")
+    g.add_argument("--steps", type=positive_int,
+                   help=f"model evaluations per pixel and sample; default: {diffusion_steps} for diffusion, with "
+                        f"--adaptive {diffusion_adaptive:g} (the measured best with the bundled model: as good as "
+                        f"uniform {diffusion_steps} steps with about a third fewer evaluations, and more steps are "
+                        f"no better; see the README), {DEFAULT_STEPS['autoregressive']} for autoregressive")
     g.add_argument("--eta", type=float, default=Sampling.eta,
                    help="diffusion: DDIM noise, 0 (deterministic) to 1 (with --steps at the schedule's length: DDPM)")
     g.add_argument("--seed", type=int, default=Sampling.seed, help="noise seed (the result does not depend on --tile)")
-    g.add_argument("--samples", type=int, default=Sampling.samples, help="samples averaged (default 1)")
+    g.add_argument("--samples", type=positive_int, default=Sampling.samples, help="samples averaged (default 1)")
     g.add_argument("--uncertainty", metavar="PNG", help="write the samples' per-pixel std here as a heatmap")
-    g.add_argument("--adaptive", type=float, default=Sampling.adaptive, metavar="SIGMA",
+    g.add_argument("--adaptive", type=float, metavar="SIGMA",
                    help=f"stop refining a {Sampling.adaptive_tile}-pixel tile once its estimate's update has a "
-                        "noise std below SIGMA (0-255 scale; default 0: off; for the bundled model: "
-                        "--steps 2 --adaptive 4)")
+                        f"noise std below SIGMA (0-255 scale; 0: off); default: {diffusion_adaptive:g} for diffusion "
+                        "at its default --steps (not with --consistency), else 0")
     g.add_argument("--steps-map", metavar="PNG", help="write the steps spent per output pixel here as a heatmap")
 
 
