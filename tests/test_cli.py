@@ -222,3 +222,25 @@ def test_a_bad_background_is_a_one_line_error(capsys, tmp_path, model_path):
     src = _transparent_square(tmp_path / "square.png")
     code, _, err = _run(capsys, "restore", src, "-o", tmp_path / "o.jpg", "--scale", "2", "--background", "greenish")
     assert code == 2 and err.startswith("frannet: error: --background: expected a colour") and err.count("\n") == 1
+
+
+def test_progress_bar_draws_only_in_a_terminal(capsys):
+    from frannet.cli.common import progress_bar
+
+    with progress_bar(total=4, desc="steps", tty=True) as bar:
+        bar.update(4)
+    assert "steps: 100%" in capsys.readouterr().err
+    with progress_bar(total=4, desc="steps", tty=False) as bar:
+        bar.update(4)
+    assert capsys.readouterr().err == ""
+
+
+def test_one_image_shows_its_progress_in_a_terminal_only(capsys, tmp_path, photo, model_path, monkeypatch):
+    from frannet.cli import common
+
+    args = ("restore", photo, "-o", tmp_path / "o.png", "--scale", "2", "--model", model_path)
+    assert _run(capsys, *args) == (0, "", "")  # pytest's captured stderr is no terminal, like a pipe
+    monkeypatch.setattr(common, "stderr_is_terminal", lambda: True)
+    code, _, err = _run(capsys, *args)
+    assert code == 0 and "photo.png:" in err and "px" in err  # output pixels, 74 x 80 of them
+    assert _run(capsys, *args, "--quiet") == (0, "", "")

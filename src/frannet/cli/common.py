@@ -60,7 +60,15 @@ def ensemble_views(text: str) -> int:
     return int(text)
 
 
-def progress_bar(quiet: bool, total: int, desc: str):
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def progress_bar(iterable=None, total: float | None = None, desc: str = "", unit: str = "step", quiet: bool = False,
+                 tty: bool | None = None, **options):
+    """A tqdm bar on stderr, drawn only in a terminal (``tty``: whether stderr is one; None: ask
+    it), so a piped or logged run gets none, and never when ``quiet``."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", disable=quiet)
+    shown = not quiet and (stderr_is_terminal() if tty is None else tty)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not shown, file=sys.stderr, **options)

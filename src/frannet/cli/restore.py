@@ -9,9 +9,7 @@ from pathlib import Path
 
 from ..io import DEFAULT_QUALITY, IMAGE_SUFFIXES
 from ..parsing import parse_colour, parse_noise, parse_region, parse_scale, parse_size
-from .common import UsageError, ensemble_views, positive_int, tile_side
-
-LARGE_OUTPUT = 4_000_000  # outputs with more pixels than this get a progress bar of their own
+from .common import UsageError, ensemble_views, positive_int, progress_bar, tile_side
 
 
 def _has_wildcard(text: str) -> bool:
@@ -61,8 +59,6 @@ def output_limit(dst: Path, given: int | None) -> int:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
     from ..distributed import process_share
 
     if args.scale is not None and args.size is not None:
@@ -88,7 +84,7 @@ def run(args) -> int:
         skipped, jobs = len(jobs) - len(todo), todo
     restorer = _Restorer(args, single_output=len(jobs) == 1 and not Path(args.input).is_dir())
     failures = []
-    for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
+    for src, dst in progress_bar(jobs, desc="restore", unit="img", quiet=len(jobs) < 2 or args.quiet):
         try:
             restorer.restore(src, dst)
         except Exception as exc:  # a batch keeps going past any bad file and reports it
@@ -154,8 +150,6 @@ class _Restorer:
     def restore(self, src: Path, dst: Path) -> None:
         from dataclasses import replace
 
-        from tqdm import tqdm
-
         from ..api import DEFAULT_MAX_OUTPUT_PIXELS
         from ..io import keeps_alpha, read_image, write_image
         from ..memory import resident_bytes
@@ -175,8 +169,8 @@ class _Restorer:
             # the restorator is then the single-step one, which renders windows itself
             job = replace(job, region=window)
             x0, y0, x1, y1 = window
-        with tqdm(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", unit_scale=True, leave=False,
-                  disable=args.quiet or (x1 - x0) * (y1 - y0) < LARGE_OUTPUT) as pixels:
+        with progress_bar(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", quiet=args.quiet,
+                          unit_scale=True, leave=False) as pixels:  # output pixels, as tiles and bands finish
             if streamed:
                 header, bands = restore_bands(picture, job, self.models, progress=pixels.update)
                 write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
@@ -320,6 +314,7 @@ def add_parsers(sub) -> None:
         p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
         p.add_argument("--skip-existing", action="store_true",
                        help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--quiet", action="store_true", help="no progress bar (there is none either when stderr is "
+                                                            "not a terminal)")
         _add_sampling_options(p)
         p.set_defaults(func=run)
