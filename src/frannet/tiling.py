@@ -37,8 +37,8 @@ BAND_BYTES = 16  # per output pixel of a band: float32 colour, and its 8-bit cop
 def tile_problem(tile: int) -> str | None:
     """Why a tile side asked for by a user is refused, or None."""
     if tile < MIN_TILE:
-        return (f"must be at least {MIN_TILE} input pixels, got {tile}: each tile is encoded with a margin of "
-                f"up to 93 pixels, so smaller tiles spend most of their time on margins")
+        return (f"must be at least {MIN_TILE} input pixels, got {tile}: each tile is encoded with a margin around "
+                "it (55 to 93 pixels for the bundled models), so smaller tiles spend most of their time on margins")
     return None
 
 

@@ -1,6 +1,7 @@
 """The ``frannet`` command: a thin layer over the library.
 
-    frannet restore INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto] [--colorize] [--quality Q]
+    frannet restore INPUT -o OUTPUT [--scale S | --size WxH [--fit | --fill]] [--noise SIGMA|auto] [--colorize]
+                    [--quality Q] [--background COLOR]
                     [--restorator diffusion --model M --steps K --eta E --seed S --samples N --uncertainty PNG]
                     [--adaptive SIGMA --steps-map PNG]
     frannet denoise INPUT -o OUTPUT [--noise SIGMA|auto]

@@ -288,9 +288,9 @@ def add_parsers(sub) -> None:
                             f"largest input (default {DEFAULT_MAX_OUTPUT_PIXELS // 10**6} million)")
         p.add_argument("--tile", type=tile_side,
                        help=f"encoder tile side in input pixels, at least {MIN_TILE} (each tile is encoded with a "
-                            "margin of up to 93 pixels, so smaller tiles spend most of their time on margins: x2 of "
-                            "a 300x200 photo takes 8 s in tiles of 64, 88 s in tiles of 16); the result does not "
-                            "depend on it; default: the largest that fits --max-memory")
+                            "margin of 55 to 93 pixels for the bundled models, so smaller tiles spend most of their "
+                            "time on margins: x2 of a 300x200 photo takes 8 s in tiles of 64, 88 s in tiles of 16); "
+                            "the result does not depend on it; default: the largest that fits --max-memory")
         p.add_argument("--max-memory", type=positive_int, default=DEFAULT_MAX_MEMORY >> 20, metavar="MB",
                        help=f"peak memory to aim for, models and input included (default {DEFAULT_MAX_MEMORY >> 20}); "
                             f"outputs too large for it are written to TIFF tile by tile, never held whole")
