@@ -78,7 +78,7 @@ def test_cli_writes_the_steps_map_and_counts_evaluations(capsys, tmp_path, photo
     model, out, steps = tmp_path / "diffusion.safetensors", tmp_path / "out.png", tmp_path / "steps.png"
     save_model(model, tiny_model(restorator="diffusion"))
     code = main([str(a) for a in ("restore", photo, "-o", out, "--scale", "2", "--model", model, "--steps", "4",
-                                  "--adaptive", "1e9", "--steps-map", steps, "--tile", "16")])
+                                  "--adaptive", "1e9", "--steps-map", steps, "--tile", "64")])
     stdout, err = capsys.readouterr()
     assert code == 0, err
     assert Image.open(out).size == Image.open(steps).size == (74, 80)

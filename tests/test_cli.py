@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import frannet
 from frannet.cli import main
 
 
@@ -153,3 +154,93 @@ def test_consistency_makes_the_output_downscale_to_the_input(capsys, tmp_path, p
     again = bicubic_resize(sr, tuple(lr.shape[-2:]))
     # 8-bit output rounding (and clipping) is all that separates them
     assert (again - lr).abs().mean() < 0.5 / 255
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--scale", "2", "--ensemble", "3"], "error: --ensemble: must be 1, 2, 4 or 8"),
+    (["--scale", "2", "--tile", "0"], "error: --tile: must be at least 64"),
+    (["--scale", "2", "--tile", "16"], "--tile: must be at least 64"),
+    (["--scale", "2,", "3"], "--scale: '2,' is followed by '3'"),
+    (["--scale", "2", "--quality", "high"], "--quality: invalid int value"),
+    (["--scale", "2", "--restorator", "magic"], "--restorator: invalid choice"),
+    (["--scale", "2", "--stray"], "unrecognized arguments: --stray"),
+    (["--scale", "10000"], "raise --max-pixels"),
+])
+def test_argument_errors_are_one_line_naming_the_option(capsys, tmp_path, photo, model_path, args, message):
+    code, out, err = _run(capsys, "restore", photo, "-o", tmp_path / "o.png", "--model", model_path, *args)
+    assert code == 2 and out == ""
+    assert err.startswith("frannet: error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_missing_arguments_are_one_line(capsys):
+    code, _, err = _run(capsys, "restore")
+    assert code == 2 and err.startswith("frannet: error: the following arguments are required") and err.count("\n") == 1
+
+
+def test_max_pixels_raises_pillows_input_limit_too(capsys, tmp_path, model_path, monkeypatch):
+    """An input over Pillow's limit reads when --max-pixels allows it; one over --max-pixels is one line."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses inputs over twice this
+    src = tmp_path / "big.png"
+    Image.new("RGB", (60, 60), (200, 100, 50)).save(src)
+    code, _, err = _run(capsys, "restore", src, "-o", tmp_path / "o.png", "--scale", "2", "--model", model_path)
+    assert code == 0 and err == ""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    code, _, err = _run(capsys, "restore", src, "-o", tmp_path / "o.png", "--scale", "2", "--model", model_path,
+                        "--max-pixels", 3000)
+    assert code == 2 and err.count("\n") == 1 and "exceeds the limit of 3000 pixels (raise --max-pixels" in err
+
+
+def test_api_refuses_tiles_below_the_minimum(model):
+    image = np.zeros((20, 30, 3), np.uint8)
+    with pytest.raises(ValueError, match="tile must be at least 64"):
+        frannet.upscale(image, scale=2, model=model, tile=16)
+    assert frannet.upscale(image, scale=2, model=model, tile=64).shape == (40, 60, 3)
+
+
+def _transparent_square(path):
+    """A red square on fully transparent black: the input of every RGBA-to-JPEG test."""
+    rgba = np.zeros((24, 24, 4), np.uint8)
+    rgba[6:18, 6:18] = (255, 0, 0, 255)
+    Image.fromarray(rgba, "RGBA").save(path)
+    return path
+
+
+@pytest.mark.parametrize("background,expected", [([], (255, 255, 255)), (["--background", "#00ff00"], (0, 255, 0)),
+                                                 (["--background", "navy"], (0, 0, 128))])
+def test_transparent_to_jpeg_is_composited_over_the_background(capsys, tmp_path, model_path, background, expected):
+    src, out = _transparent_square(tmp_path / "square.png"), tmp_path / "square.jpg"
+    code, _, err = _run(capsys, "restore", src, "-o", out, "--scale", "2", "--model", model_path, *background)
+    assert code == 0
+    assert err.startswith("frannet: note: square.jpg: JPG has no transparency") and err.count("\n") == 1, err
+    result = np.asarray(Image.open(out).convert("RGB"), dtype=int)
+    for corner in (result[:6, :6], result[-6:, -6:]):
+        assert np.abs(corner - expected).max() <= 8  # JPEG's own error only
+    assert result[20:28, 20:28, 0].min() > 150 and result[20:28, 20:28, 1:].max() < 100  # the square stays red
+
+
+def test_a_bad_background_is_a_one_line_error(capsys, tmp_path, model_path):
+    src = _transparent_square(tmp_path / "square.png")
+    code, _, err = _run(capsys, "restore", src, "-o", tmp_path / "o.jpg", "--scale", "2", "--background", "greenish")
+    assert code == 2 and err.startswith("frannet: error: --background: expected a colour") and err.count("\n") == 1
+
+
+def test_progress_bar_draws_only_in_a_terminal(capsys):
+    from frannet.cli.common import progress_bar
+
+    with progress_bar(total=4, desc="steps", tty=True) as bar:
+        bar.update(4)
+    assert "steps: 100%" in capsys.readouterr().err
+    with progress_bar(total=4, desc="steps", tty=False) as bar:
+        bar.update(4)
+    assert capsys.readouterr().err == ""
+
+
+def test_one_image_shows_its_progress_in_a_terminal_only(capsys, tmp_path, photo, model_path, monkeypatch):
+    from frannet.cli import common
+
+    args = ("restore", photo, "-o", tmp_path / "o.png", "--scale", "2", "--model", model_path)
+    assert _run(capsys, *args) == (0, "", "")  # pytest's captured stderr is no terminal, like a pipe
+    monkeypatch.setattr(common, "stderr_is_terminal", lambda: True)
+    code, _, err = _run(capsys, *args)
+    assert code == 0 and "photo.png:" in err and "px" in err  # output pixels, 74 x 80 of them
+    assert _run(capsys, *args, "--quiet") == (0, "", "")

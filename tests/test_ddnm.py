@@ -164,7 +164,7 @@ def test_cli_restores_with_consistency_at_every_step(capsys, tmp_path, photo):
     save_model(model, tiny_model(restorator="diffusion"))
     out = tmp_path / "out.png"
     code = main([str(a) for a in ("restore", photo, "-o", out, "--scale", "2", "--model", model, "--restorator",
-                                  "diffusion", "--consistency", "--steps", "3", "--eta", "0.5", "--tile", "16")])
+                                  "diffusion", "--consistency", "--steps", "3", "--eta", "0.5", "--tile", "64")])
     assert code == 0, capsys.readouterr().err
     lr = torch.from_numpy(np.asarray(Image.open(photo), dtype=np.float64) / 255).permute(2, 0, 1)
     sr = torch.from_numpy(np.asarray(Image.open(out), dtype=np.float64) / 255).permute(2, 0, 1)

@@ -64,8 +64,8 @@ def test_cli_denoises_with_an_ensemble(capsys, tmp_path, tunable_path):
     code = main(["denoise", str(src), "-o", str(out), "--noise", "25", "--ensemble", "4", "--model", str(tunable_path)])
     assert code == 0, capsys.readouterr().err
     assert np.asarray(Image.open(out)).shape == (20, 24, 3)
-    with pytest.raises(SystemExit):
-        main(["denoise", str(src), "-o", str(out), "--ensemble", "3"])
+    assert main(["denoise", str(src), "-o", str(out), "--ensemble", "3"]) == 2
+    assert capsys.readouterr().err == "frannet: error: --ensemble: must be 1, 2, 4 or 8, got '3'\n"
 
 
 def test_an_iterative_restorator_refuses_an_ensemble():

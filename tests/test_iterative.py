@@ -124,7 +124,7 @@ def test_cli_restores_with_an_iterative_model(capsys, tmp_path, photo, iterative
     out, heat = tmp_path / "out.png", tmp_path / "std.png"
     code, stdout, err = _run(capsys, "restore", photo, "-o", out, "--scale", "2", "--model", path,
                              "--restorator", restorator, "--steps", "3", "--eta", "0.5", "--seed", "1",
-                             "--samples", "2", "--uncertainty", heat, "--tile", "16")
+                             "--samples", "2", "--uncertainty", heat, "--tile", "64")
     assert code == 0, err
     assert Image.open(out).size == Image.open(heat).size == (74, 80)
     assert "uncertainty map" in stdout
@@ -151,6 +151,37 @@ def test_cli_refuses_a_single_step_restorator_for_an_iterative_model(capsys, tmp
     code, _, err = _run(capsys, "restore", photo, "-o", tmp_path / "o.png", "--scale", "2", "--model", path,
                         "--restorator", "single")
     assert code == 2 and f"is {restorator}" in err
+
+
+def test_defaults_are_the_measured_best_per_restorator(capsys):
+    from frannet.cli import build_parser
+
+    args = build_parser().parse_args(["restore", "in.png", "-o", "out.png", "--restorator", "diffusion"])
+    assert args.steps is None and args.adaptive is None  # the restorator decides
+    sampling = Sampling(steps=args.steps, adaptive=args.adaptive)
+    diffusion, walk = (dataclasses.replace(TINY, restorator=r) for r in ("diffusion", "autoregressive"))
+    assert (sampling.resolved(diffusion).steps, sampling.resolved(diffusion).adaptive) == (2, 4.0)
+    assert (sampling.resolved(walk).steps, sampling.resolved(walk).adaptive) == (10, 0.0)
+    assert sampling.resolved(diffusion, consistent=True).adaptive == 0.0  # no tile may stop early there
+    assert Sampling(steps=8).resolved(diffusion).adaptive == 0.0  # the pair is a preset: explicit steps are uniform
+    assert Sampling(adaptive=3.0).resolved(diffusion).steps == 2
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["restore", "--help"])
+    usage = capsys.readouterr().out
+    assert "need a --model trained for them" not in usage and "bundled frannet-diffusion" in usage
+    assert "default: 2 for diffusion, with --adaptive 4" in " ".join(usage.split())
+
+
+def test_cli_diffusion_takes_two_adaptive_steps_by_default(capsys, tmp_path, photo, monkeypatch):
+    from frannet.restorators import iterative
+
+    monkeypatch.setitem(iterative.DEFAULT_ADAPTIVE, "diffusion", 1e9)  # every tile settles: it shows
+    path = tmp_path / "diffusion.safetensors"
+    save_model(path, tiny_model(restorator="diffusion"))
+    code, stdout, err = _run(capsys, "restore", photo, "-o", tmp_path / "o.png", "--scale", "2", "--model", path,
+                             "--steps-map", tmp_path / "steps.png")
+    assert code == 0, err
+    assert f"decoder evaluations: {74 * 80:,} of {2 * 74 * 80:,} with uniform steps" in stdout
 
 
 def test_api_returns_the_uncertainty(iterative_path):

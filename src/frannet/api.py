@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from .checkpoint import load_model
+from .framing import framed
 from .inverse import DEFAULT_STEPS, inpaint_image, model_denoiser, reconstruct_image
 from .io import Picture
 from .measurements import Measurements, load_measurements, measure
@@ -23,6 +24,7 @@ from .models import FranNet
 from .parsing import MAX_NOISE
 from .pipeline import BUNDLED, Job, Models, restore_picture
 from .restorators.iterative import Sampling
+from .tiling import tile_problem
 
 PACKAGE_DIR = Path(__file__).parent
 BUNDLED_MODEL = BUNDLED["upscale"]
@@ -35,9 +37,10 @@ def load(path: str | Path | None = None) -> FranNet:
     return load_model(BUNDLED_MODEL if path is None else path)
 
 
-def output_size(width: int, height: int, scale=None, size=None,
-                max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS) -> tuple[int, int]:
-    """(out_width, out_height) for a ``scale`` (number or (sx, sy)) or an exact ``size`` (w, h)."""
+def output_size(width: int, height: int, scale=None, size=None, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
+                limit_name: str = "max_pixels") -> tuple[int, int]:
+    """(out_width, out_height) for a ``scale`` (number or (sx, sy)) or an exact ``size`` (w, h);
+    the error for an output over ``max_pixels`` says to raise ``limit_name``."""
     if (scale is None) == (size is None):
         raise ValueError("give exactly one of scale or size")
     if scale is not None:
@@ -56,7 +59,7 @@ def output_size(width: int, height: int, scale=None, size=None,
             raise ValueError(f"size {out_w}x{out_h} is smaller than the input {width}x{height}")
     if out_w * out_h > max_pixels:
         raise ValueError(f"output {out_w}x{out_h} has {out_w * out_h / 1e6:.0f} megapixels, over the limit of "
-                         f"{max_pixels / 1e6:.0f} (raise max_pixels if you have the memory)")
+                         f"{max_pixels / 1e6:.0f} (raise {limit_name} if you have the memory)")
     return out_w, out_h
 
 
@@ -106,30 +109,49 @@ def _as_array(image) -> np.ndarray:
 def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: bool = False,
             models: Models | None = None, consistency: bool = False,
             max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, restorator: str | None = None,
-            steps: int = Sampling.steps, eta: float = Sampling.eta, seed: int = Sampling.seed,
-            samples: int = Sampling.samples, uncertainty: bool = False,
-            region: tuple[int, int, int, int] | None = None, progressive: bool = False, ensemble: int = 1):
+            steps: int | None = None, eta: float = Sampling.eta, seed: int = Sampling.seed,
+            samples: int = Sampling.samples, uncertainty: bool = False, adaptive: float | None = None,
+            region: tuple[int, int, int, int] | None = None, progressive: bool = False, ensemble: int = 1,
+            tile: int | None = None, aspect: str = "stretch"):
     """Restore a PIL image or numpy array: upscale by ``scale`` (a number or (sx, sy)) or to
     ``size`` (w, h) (neither: keep the size), remove noise of std ``noise`` (0-255 scale;
-    None estimates it), and ``colorize`` a gray photo, in any combination.
+    None estimates it), and ``colorize`` a gray photo, in any combination. A ``size`` of
+    another aspect ratio is filled by stretching (``aspect="stretch"``), or with the aspect
+    kept: ``"fit"``, the largest size inside it; ``"fill"``, covered and the centre cut out.
 
     The result has the input's type, mode and dtype (a colorized gray image comes back as RGB).
     ``restorator`` ("single", "autoregressive" or "diffusion"; None: whatever the model is) must
     match the model; an iterative one samples with ``steps``, ``eta`` (diffusion), ``seed`` and
-    ``samples`` (their mean is the result). ``uncertainty``: return (result, std), std the (H, W)
+    ``samples`` (their mean is the result), and stops tiles whose estimate settles below
+    ``adaptive``; None takes the restorator's default (diffusion: 2 steps with adaptive 4, the
+    measured best; autoregressive: 10 steps). ``uncertainty``: return (result, std), std the (H, W)
     float32 per-pixel standard deviation of the samples (zero for a single sample).
     ``region`` (x0, y0, x1, y1): only that window of the output; ``progressive``: upscale in
     steps of at most x2; ``ensemble``: average the restorations of that many mirror views of the
-    image (1, 2, 4 or 8; slower by that factor, a little better).
+    image (1, 2, 4 or 8; slower by that factor, a little better); ``tile``: the encoder's tile side
+    in input pixels (at least MIN_TILE, 64; the result does not depend on it; None: the largest
+    that fits the default memory aim).
     """
+    problem = None if tile is None else tile_problem(tile)
+    if problem:
+        raise ValueError(f"tile {problem}")
     arr = _as_array(image)
     picture = _from_numpy(arr)
+    window = None
+    if size is not None:
+        size, window = framed(*picture.size, size, aspect)
+    elif aspect != "stretch":
+        raise ValueError(f"aspect {aspect!r} is for an exact size: give size too")
+    if window is not None and region is not None:
+        raise ValueError("aspect='fill' cuts its own window of the output: give it or region, not both")
     width, height = output_size(*picture.size, scale=1 if scale is None and size is None else scale,
                                 size=size, max_pixels=max_pixels)
-    sampling = Sampling(steps=steps, eta=eta, seed=seed, samples=samples)
+    sampling = Sampling(steps=steps, eta=eta, seed=seed, samples=samples, adaptive=adaptive)
     job = Job(width, height, noise=noise, colorize=colorize, consistency=consistency, restorator=restorator,
-              sampling=sampling, region=region, progressive=progressive, ensemble=ensemble)
+              sampling=sampling, region=region, progressive=progressive, ensemble=ensemble, tile=tile)
     result = restore_picture(picture, job, models)
+    if window is not None:
+        result = result.crop(*window)
     like = arr if not colorize or (arr.ndim == 3 and arr.shape[2] >= 3) else np.empty((1, 1, 3), arr.dtype)
     out = _to_numpy(result, like)
     out = Image.fromarray(out) if isinstance(image, Image.Image) else out
@@ -145,8 +167,8 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
     """Upscale a PIL image or numpy array by ``scale`` (a number or (sx, sy)) or to ``size`` (w, h).
 
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
-    ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``uncertainty``,
-    ``region``, ``progressive`` and ``ensemble``, as for ``restore``.
+    ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``adaptive``, ``uncertainty``,
+    ``region``, ``progressive``, ``ensemble``, ``tile`` and ``aspect``, as for ``restore``.
     """
     if scale is None and size is None:
         raise ValueError("give exactly one of scale or size")

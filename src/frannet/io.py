@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,8 @@ from .codecs import DEEP_FORMATS, read_deep, write_deep
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".j2k", ".ppm", ".pgm"}
 DEFAULT_MAX_PIXELS = 200_000_000
 DEFAULT_QUALITY = 95  # JPEG and WebP
+WHITE = (1.0, 1.0, 1.0)
+NO_ALPHA = ("JPEG", "PPM")  # formats without transparency: a picture with alpha is composited over a background
 ORIENTATION = ExifTags.Base.Orientation
 GRAY_MODES = ("1", "L", "LA", "La")
 MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # by number of channels
@@ -55,15 +57,29 @@ class Picture:
         """(width, height)"""
         return self.rgb.shape[1], self.rgb.shape[0]
 
+    def crop(self, x0: int, y0: int, x1: int, y1: int) -> Picture:
+        """The window [x0, x1) x [y0, y1) of the picture and of its per-pixel maps."""
+        def cut(a):
+            return None if a is None else a[y0:y1, x0:x1]
 
-def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+        return replace(self, rgb=cut(self.rgb), alpha=cut(self.alpha), std=cut(self.std),
+                       evaluations=cut(self.evaluations))
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, limit_name: str | None = None) -> Picture:
+    """The picture in a file of at most ``max_pixels`` pixels (Pillow's own limit is raised to it);
+    the error for a larger one says to raise ``limit_name``, if given."""
     path = Path(path)
+    raise_it = f" (raise {limit_name} to allow more)" if limit_name else ""
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow refuses twice its limit before the check below
     try:
         with Image.open(path) as img:
             if getattr(img, "n_frames", 1) > 1:
                 raise ImageReadError(f"{path}: animated images are not supported")
             if img.width * img.height > max_pixels:
-                raise ImageReadError(f"{path}: {img.width}x{img.height} exceeds the limit of {max_pixels} pixels")
+                raise ImageReadError(f"{path}: {img.width}x{img.height} exceeds the limit of {max_pixels} pixels"
+                                     + raise_it)
             info, orientation = _metadata(img)
             samples = read_deep(path, img.format)
             if samples is None:
@@ -77,7 +93,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Pictur
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not a readable image") from None
     except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{path}: too many pixels ({exc})") from None
+        raise ImageReadError(f"{path}: too many pixels ({exc}){raise_it}") from None
     except (OSError, SyntaxError, ValueError, RuntimeError) as exc:  # RuntimeError: imagecodecs
         if isinstance(exc, ImageReadError):
             raise
@@ -147,13 +163,29 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, gray: bool = False)
     return Image.fromarray(samples[..., 0] if samples.shape[2] == 1 else samples, MODES[samples.shape[2]])
 
 
-def write_image(path: str | Path, picture: Picture, quality: int = DEFAULT_QUALITY) -> None:
+def keeps_alpha(path: str | Path) -> bool:
+    """Whether the format of ``path`` (by its suffix) can hold transparency."""
+    return Image.registered_extensions().get(Path(path).suffix.lower()) not in NO_ALPHA
+
+
+def flatten(picture: Picture, background: tuple[float, float, float] = WHITE) -> Picture:
+    """The picture composited over an opaque ``background`` (r, g, b in [0, 1]), without alpha."""
+    alpha = picture.alpha[..., None]
+    rgb = picture.rgb * alpha + np.asarray(background, np.float32) * (1 - alpha)
+    return replace(picture, rgb=rgb, alpha=None, gray=picture.gray and len(set(background)) == 1)
+
+
+def write_image(path: str | Path, picture: Picture, quality: int = DEFAULT_QUALITY,
+                background: tuple[float, float, float] = WHITE) -> None:
     """Write atomically (see ``atomic_write``); a 16-bit source stays 16-bit in PNG and TIFF.
-    ``quality`` (1-100) is for JPEG and WebP."""
+    ``quality`` (1-100) is for JPEG and WebP; a format without transparency gets the picture
+    composited over ``background`` (r, g, b in [0, 1])."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"{path}: unknown image format {path.suffix!r}")
+    if picture.alpha is not None and fmt in NO_ALPHA:
+        picture = flatten(picture, background)
     with atomic_write(path) as tmp:
         if picture.bits == 16 and fmt in DEEP_FORMATS:
             write_deep(tmp, fmt, to_samples(picture.rgb, picture.alpha, picture.gray, np.uint16), picture.info)
@@ -162,7 +194,7 @@ def write_image(path: str | Path, picture: Picture, quality: int = DEFAULT_QUALI
 
 
 def _save_pillow(path: Path, fmt: str, picture: Picture, quality: int) -> None:
-    img = to_pil(picture.rgb, picture.alpha if fmt != "JPEG" else None, picture.gray)  # JPEG has no alpha
+    img = to_pil(picture.rgb, picture.alpha, picture.gray)
     options = dict(picture.info) if fmt in ("PNG", "JPEG", "TIFF", "WEBP") else {}
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = quality

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from PIL import ImageColor
+
 MAX_NOISE = 75.0  # the tunable models are trained for noise sigmas 0..75 (0-255 scale)
 
 
@@ -54,3 +56,12 @@ def parse_region(text: str) -> tuple[int, int, int, int]:
     if not (0 <= x0 < x1 and 0 <= y0 < y1):
         raise ValueError(f"region needs 0 <= x0 < x1 and 0 <= y0 < y1, got {text!r}")
     return x0, y0, x1, y1
+
+
+def parse_colour(text: str) -> tuple[float, float, float]:
+    """A colour name ('white') or hex ('#ff8800', '#f80') -> (r, g, b) in [0, 1]."""
+    try:
+        rgb = ImageColor.getrgb(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a colour name or hex code such as white or #ff8800, got {text!r}") from None
+    return tuple(c / 255 for c in rgb[:3])

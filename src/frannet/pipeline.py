@@ -31,13 +31,13 @@ from .degradations import LUMA, to_gray
 from .ensemble import views
 from .io import Picture
 from .models import FranNet
-from .models.sampling import bicubic_window
 from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
 from .restorators.consistent import Observation
 from .restorators.iterative import Sampling, render_counted
 from .memory import DEFAULT_MAX_MEMORY, working_memory
 from .tiling import auto_tile, render_bands, render_tiled
+from .transparency import fill_hidden, resize_alpha
 
 WEIGHTS = Path(__file__).parent / "weights"
 BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
@@ -46,7 +46,6 @@ BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
            "diffusion": WEIGHTS / "frannet-diffusion.safetensors"}
 CLEAN = 0.5  # estimated sigmas below this (0-255 scale) are treated as a clean input
 DENOISED_BAND = 256  # rows per band when a denoised image is streamed out as it is
-ALPHA_EPS = 1e-3  # below this alpha a pixel's colour is moot (written as 0), and dividing by it is noise
 
 
 @dataclass
@@ -182,7 +181,7 @@ def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, job: Job, progress
 def _denoise_first(models: Models, given: _Input, job: Job, size, progress, last: bool = True):
     """The input with its noise removed (the first stage): (image, its std and evaluations if
     sampled, whether it is already at the output size, i.e. denoising needs no upscaling)."""
-    lr = given.premultiplied
+    lr = given.colour
     if given.sigma == 0:
         return lr, None, None, False
     at_size = size == tuple(lr.shape[-2:])
@@ -193,7 +192,7 @@ def _denoise_first(models: Models, given: _Input, job: Job, size, progress, last
 
 def _denoise_and_upscale(models: Models, given: _Input, job: Job, size, progress, last: bool = True):
     """The picture denoised and upscaled to ``size``: (image, its std and evaluations if sampled)."""
-    in_size = tuple(given.straight.shape[-2:])
+    in_size = tuple(given.colour.shape[-2:])
     rgb, std, evaluations, at_size = _denoise_first(models, given, job, size, progress, last)
     if at_size:
         return rgb, std, evaluations
@@ -208,25 +207,11 @@ def _denoise_and_upscale(models: Models, given: _Input, job: Job, size, progress
     return rgb, std, evaluations
 
 
-def _resize_alpha(alpha: torch.Tensor, size: tuple[int, int], rows: slice, cols: slice) -> torch.Tensor:
-    """The window (rows, cols) of alpha (h, w) resized to ``size`` with the models' bicubic base,
-    so an opaque colour un-premultiplies exactly."""
-    return bicubic_window(alpha[None], size, rows, cols)[0].clamp(0.0, 1.0)
-
-
-def _unpremultiply(rgb: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    return torch.where(alpha > ALPHA_EPS, rgb / alpha.clamp(min=ALPHA_EPS), 0.0).clamp(0.0, 1.0)
-
-
 @dataclass
 class _Input:
-    straight: torch.Tensor         # (3, h, w) colour as read
+    colour: torch.Tensor           # (3, h, w) as read, the colour of transparent pixels filled in (``transparency``)
     alpha: torch.Tensor | None     # (h, w)
     sigma: float                   # the noise level to remove (0-255 scale)
-
-    @property
-    def premultiplied(self) -> torch.Tensor:
-        return self.straight if self.alpha is None else self.straight * self.alpha
 
 
 def _prepare(picture: Picture, job: Job) -> _Input:
@@ -235,7 +220,7 @@ def _prepare(picture: Picture, job: Job) -> _Input:
     sigma = float(job.noise) if job.noise is not None else estimate_noise(straight)
     if job.noise is None:  # an estimate: below CLEAN is no noise, above the trained range is its top
         sigma = 0.0 if sigma < CLEAN else min(sigma, MAX_NOISE)
-    return _Input(straight, alpha, sigma)
+    return _Input(straight if alpha is None else fill_hidden(straight, alpha), alpha, sigma)
 
 
 def _output_info(picture: Picture, job: Job) -> dict:
@@ -248,17 +233,17 @@ def _output_info(picture: Picture, job: Job) -> dict:
 def restore_picture(picture: Picture, job: Job, models: Models | None = None, progress=None) -> Picture:
     """The restored picture at job.width x job.height.
 
-    With alpha, colour is restored premultiplied (rgb * alpha) and alpha resized on its own,
-    then divided out: the arbitrary (often black) colour of transparent pixels would otherwise
-    bleed into the edges as a dark halo.
+    With alpha, the colour of transparent pixels is first taken from their visible neighbours,
+    so their arbitrary (often black) colour does not bleed into the edges, and alpha is resized
+    on its own (``transparency``).
     ``progress`` (optional) is called with the number of output pixels finished by the last stage.
     """
     models = models or Models()
     given = _prepare(picture, job)
     size = (job.height, job.width)
     if job.colorize:  # the luma first (denoised, upscaled), then its colours at the output size
-        given = replace(given, straight=to_gray(given.straight))
-        gray = given.premultiplied
+        given = replace(given, colour=to_gray(given.colour))
+        gray = given.colour
         if given.sigma > 0 or size != tuple(gray.shape[-2:]):
             gray = to_gray(_denoise_and_upscale(models, given, job, size, None, last=False)[0].clamp(0.0, 1.0))
         luma = Gray(LUMA)
@@ -270,9 +255,7 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
     rgb, alpha = rgb.clamp(0.0, 1.0), None
     if given.alpha is not None:
         x0, y0, x1, y1 = job.window
-        alpha = _resize_alpha(given.alpha, size, slice(y0, y1), slice(x0, x1))
-        rgb = _unpremultiply(rgb, alpha)
-        alpha = alpha.numpy()
+        alpha = resize_alpha(given.alpha, size, slice(y0, y1), slice(x0, x1)).numpy()
     return Picture(rgb=rgb.permute(1, 2, 0).numpy(), alpha=alpha, bits=picture.bits, info=_output_info(picture, job),
                    gray=picture.gray and not job.colorize, std=None if std is None else std.mean(dim=0).numpy(),
                    evaluations=None if evaluations is None else evaluations.numpy())
@@ -311,9 +294,7 @@ def restore_bands(picture: Picture, job: Job, models: Models | None = None,
         for r0, rgb in rows():
             rgb, alpha = rgb.clamp_(0.0, 1.0), None
             if given.alpha is not None:
-                alpha = _resize_alpha(given.alpha, size, slice(r0, r0 + rgb.shape[1]), slice(x0, x1))
-                rgb = _unpremultiply(rgb, alpha)
-                alpha = alpha.numpy()
+                alpha = resize_alpha(given.alpha, size, slice(r0, r0 + rgb.shape[1]), slice(x0, x1)).numpy()
             yield rgb.permute(1, 2, 0).numpy(), alpha
             del rgb, alpha
 

@@ -1,6 +1,7 @@
 """The ``frannet`` command: a thin layer over the library.
 
-    frannet restore INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto] [--colorize] [--quality Q]
+    frannet restore INPUT -o OUTPUT [--scale S | --size WxH [--fit | --fill]] [--noise SIGMA|auto] [--colorize]
+                    [--quality Q] [--background COLOR]
                     [--restorator diffusion --model M --steps K --eta E --seed S --samples N --uncertainty PNG]
                     [--adaptive SIGMA --steps-map PNG]
     frannet denoise INPUT -o OUTPUT [--noise SIGMA|auto]
@@ -19,21 +20,22 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
+
+from PIL import Image
 
 from ..checkpoint import CheckpointError
 from ..config import ConfigError
 from ..io import ConversionWarning, ImageReadError
 from . import inverse, restore, tools
-from .common import UsageError
+from .common import OneLineParser, UsageError, stray_arguments
 
 __all__ = ["UsageError", "build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="frannet", description="Image restoration at any output resolution.")
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="frannet", description="Image restoration at any output resolution.")
     sub = parser.add_subparsers(dest="command", required=True)
     for part in (restore, inverse, tools):
         part.add_parsers(sub)
@@ -46,10 +48,15 @@ def _one_line_warning(message, category, *_) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:
+            raise UsageError(stray_arguments(argv, extra))
         with warnings.catch_warnings():  # e.g. a file's conversion (CMYK to RGB): one line each
             warnings.simplefilter("always", ConversionWarning)
+            # read_image lifts Pillow's limit to the input limit and refuses, in one line, any image it warns of
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             warnings.showwarning = _one_line_warning
             return args.func(args)
     except (UsageError, ConfigError, CheckpointError, ImageReadError, FileNotFoundError, ValueError) as exc:

@@ -24,7 +24,7 @@ def _inpaint(args) -> int:
                          f"{picture.size[0]}x{picture.size[1]}; the mask must be the same size")
     missing = torch.from_numpy(mask.rgb.mean(axis=2) > 0.5)  # white = missing
     denoise = model_denoiser(Models(denoise=args.model).get("denoise"))
-    with progress_bar(args.quiet, args.steps, "inpaint") as bar:
+    with progress_bar(total=args.steps, desc="inpaint", quiet=args.quiet) as bar:
         rgb = inpaint_image(torch.from_numpy(picture.rgb).permute(2, 0, 1), missing, denoise, args.steps, bar.update)
     write_image(args.output, dataclasses.replace(picture, rgb=rgb.permute(1, 2, 0).numpy()))
     return 0
@@ -56,7 +56,7 @@ def _reconstruct(args) -> int:
         raise UsageError(f"{args.output}: unsupported output format {Path(args.output).suffix!r}")
     meas = load_measurements(args.measurements)
     denoise = model_denoiser(Models(denoise=args.model).get("denoise"))
-    with progress_bar(args.quiet, args.steps, "reconstruct") as bar:
+    with progress_bar(total=args.steps, desc="reconstruct", quiet=args.quiet) as bar:
         rgb = reconstruct_image(meas, denoise, args.steps, bar.update)
     write_image(args.output, Picture(rgb=rgb.permute(1, 2, 0).numpy()))
     return 0

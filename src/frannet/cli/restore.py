@@ -8,10 +8,8 @@ import sys
 from pathlib import Path
 
 from ..io import DEFAULT_QUALITY, IMAGE_SUFFIXES
-from ..parsing import parse_noise, parse_region, parse_scale, parse_size
-from .common import UsageError, positive_int
-
-LARGE_OUTPUT = 4_000_000  # outputs with more pixels than this get a progress bar of their own
+from ..parsing import parse_colour, parse_noise, parse_region, parse_scale, parse_size
+from .common import UsageError, ensemble_views, positive_int, progress_bar, tile_side
 
 
 def _has_wildcard(text: str) -> bool:
@@ -61,24 +59,14 @@ def output_limit(dst: Path, given: int | None) -> int:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
-    from ..api import DEFAULT_MAX_OUTPUT_PIXELS, output_size
     from ..distributed import process_share
-    from ..io import read_image, write_image
-    from ..pipeline import Job, Models, restore_bands, restore_picture
-    from ..streaming import needs_streaming, write_streamed_tiff
-    from ..memory import resident_bytes
 
     if args.scale is not None and args.size is not None:
         raise UsageError("give one of --scale or --size, not both")
-    noise = parse_noise(args.noise)
-    if args.scale is None and args.size is None and noise == 0 and not args.colorize:
-        raise UsageError("nothing to do: give --scale or --size to upscale, --noise to denoise, or --colorize")
-    scale = parse_scale(args.scale) if args.scale else None
-    size = parse_size(args.size) if args.size else None
-    scale = 1.0 if scale is None and size is None else scale
-    region = parse_region(args.region) if args.region else None
+    if args.aspect != "stretch" and args.size is None:
+        raise UsageError(f"--{args.aspect} keeps the aspect inside an exact size: give --size too")
+    if args.aspect == "fill" and args.region:
+        raise UsageError("--fill cuts its own window of the output: give --fill or --region, not both")
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be between 1 and 100, got {args.quality}")
     jobs = _restore_jobs(args.input, Path(args.output))
@@ -94,33 +82,11 @@ def run(args) -> int:
     if args.skip_existing or world > 1:  # writes are atomic, so an existing output is a finished one
         todo = [(src, dst) for src, dst in jobs if not dst.exists()]
         skipped, jobs = len(jobs) - len(todo), todo
-    stage = "colorize" if args.colorize else "upscale" if noise == 0 else "denoise"
-    models = Models(**{stage: args.model})
-    sampling = _sampling(args, single_output=len(jobs) == 1 and not Path(args.input).is_dir())
+    restorer = _Restorer(args, single_output=len(jobs) == 1 and not Path(args.input).is_dir())
     failures = []
-    for src, dst in tqdm(jobs, desc="restore", unit="img", disable=len(jobs) < 2 or args.quiet):
+    for src, dst in progress_bar(jobs, desc="restore", unit="img", quiet=len(jobs) < 2 or args.quiet):
         try:
-            # The input is always held whole, so it keeps the in-memory limit even for a streamed output.
-            picture = read_image(src, max_pixels=args.max_pixels or DEFAULT_MAX_OUTPUT_PIXELS)
-            width, height = output_size(*picture.size, scale=scale, size=size,
-                                        max_pixels=output_limit(dst, args.max_pixels))
-            job = Job(width, height, noise=noise, colorize=args.colorize, consistency=args.consistency,
-                      tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
-                      sampling=sampling, region=region, progressive=args.progressive,
-                      ensemble=args.ensemble)
-            x0, y0, x1, y1 = job.window
-            with tqdm(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", unit_scale=True, leave=False,
-                      disable=args.quiet or (x1 - x0) * (y1 - y0) < LARGE_OUTPUT) as pixels:
-                if needs_streaming(x1 - x0, y1 - y0, job.max_memory - resident_bytes()):  # written band by band
-                    header, bands = restore_bands(picture, job, models, progress=pixels.update)
-                    write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
-                    continue
-                result = restore_picture(picture, job, models, progress=pixels.update)
-                write_image(dst, result, quality=args.quality)
-                if args.uncertainty:
-                    _write_uncertainty(args.uncertainty, result)
-                if sampling.adaptive or args.steps_map:
-                    _report_evaluations(args, result, sampling, models.get(stage).cfg)
+            restorer.restore(src, dst)
         except Exception as exc:  # a batch keeps going past any bad file and reports it
             if len(jobs) == 1:
                 raise
@@ -132,6 +98,94 @@ def run(args) -> int:
         for why in failures:
             print(f"  failed: {why}", file=sys.stderr)
     return 1 if failures else 0
+
+
+class _Restorer:
+    """One command's options, applied to each file in turn."""
+
+    def __init__(self, args, single_output: bool):
+        from ..pipeline import Models
+
+        self.args = args
+        self.noise = parse_noise(args.noise)
+        if args.scale is None and args.size is None and self.noise == 0 and not args.colorize:
+            raise UsageError("nothing to do: give --scale or --size to upscale, --noise to denoise, or --colorize")
+        self.scale = parse_scale(args.scale) if args.scale else None
+        self.size = parse_size(args.size) if args.size else None
+        if self.scale is None and self.size is None:
+            self.scale = 1.0
+        self.region = parse_region(args.region) if args.region else None
+        try:
+            self.background = parse_colour(args.background)
+        except ValueError as exc:
+            raise UsageError(f"--background: {exc}") from None
+        self.stage = "colorize" if args.colorize else "upscale" if self.noise == 0 else "denoise"
+        self.models = Models(**{self.stage: args.model})
+        self.sampling = _sampling(args, single_output)
+        self.noted = set()
+
+    def note(self, kind: str, text: str) -> None:
+        """A one-line note on stderr, once per run (above any progress bar)."""
+        from tqdm import tqdm
+
+        if kind not in self.noted:
+            self.noted.add(kind)
+            tqdm.write(f"frannet: note: {text}", file=sys.stderr)
+
+    def output_shape(self, picture, src: Path, dst: Path):
+        """(width, height) to restore the picture to and the window of it to keep (None: all)."""
+        from ..api import output_size
+        from ..framing import STRETCH_NOTED, aspect_change, framed
+
+        size, window = (None, None) if self.size is None else framed(*picture.size, self.size, self.args.aspect)
+        width, height = output_size(*picture.size, scale=self.scale, size=size,
+                                    max_pixels=output_limit(dst, self.args.max_pixels), limit_name="--max-pixels")
+        if self.size is not None and self.args.aspect == "stretch" and \
+                aspect_change(*picture.size, self.size) > STRETCH_NOTED:
+            (w, h), (box_w, box_h) = picture.size, self.size
+            self.note("aspect", f"{src.name}: {w}x{h} stretched to {box_w}x{box_h} (aspect {w / h:.2f} to "
+                                f"{box_w / box_h:.2f}); --fit or --fill keep the aspect")
+        return width, height, window
+
+    def restore(self, src: Path, dst: Path) -> None:
+        from dataclasses import replace
+
+        from ..api import DEFAULT_MAX_OUTPUT_PIXELS
+        from ..io import keeps_alpha, read_image, write_image
+        from ..memory import resident_bytes
+        from ..pipeline import Job, restore_bands, restore_picture
+        from ..streaming import needs_streaming, write_streamed_tiff
+
+        args = self.args
+        # The input is always held whole, so it keeps the in-memory limit even for a streamed output.
+        picture = read_image(src, max_pixels=args.max_pixels or DEFAULT_MAX_OUTPUT_PIXELS, limit_name="--max-pixels")
+        width, height, window = self.output_shape(picture, src, dst)
+        job = Job(width, height, noise=self.noise, colorize=args.colorize, consistency=args.consistency,
+                  tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
+                  sampling=self.sampling, region=self.region, progressive=args.progressive, ensemble=args.ensemble)
+        x0, y0, x1, y1 = job.window
+        streamed = needs_streaming(x1 - x0, y1 - y0, job.max_memory - resident_bytes())  # written band by band
+        if streamed and window and not (args.colorize or args.consistency):  # (which restore_bands refuses)
+            # the restorator is then the single-step one, which renders windows itself
+            job = replace(job, region=window)
+            x0, y0, x1, y1 = window
+        with progress_bar(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", quiet=args.quiet,
+                          unit_scale=True, leave=False) as pixels:  # output pixels, as tiles and bands finish
+            if streamed:
+                header, bands = restore_bands(picture, job, self.models, progress=pixels.update)
+                write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
+                return
+            result = restore_picture(picture, job, self.models, progress=pixels.update)
+        if window:
+            result = result.crop(*window)
+        if result.alpha is not None and not keeps_alpha(dst):
+            self.note("background", f"{dst.name}: {dst.suffix[1:].upper()} has no transparency: composited "
+                                    f"over {args.background} (--background COLOR to change)")
+        write_image(dst, result, quality=args.quality, background=self.background)
+        if args.uncertainty:
+            _write_uncertainty(args.uncertainty, result)
+        if self.sampling.adaptive or args.steps_map:
+            _report_evaluations(args, result, self.sampling, self.models.get(self.stage).cfg)
 
 
 def _sampling(args, single_output: bool):
@@ -172,30 +226,35 @@ def _report_evaluations(args, result, sampling, cfg) -> None:
 
 def _add_sampling_options(p: argparse.ArgumentParser) -> None:
     from ..config import RESTORATORS
-    from ..restorators.iterative import Sampling
+    from ..restorators.iterative import DEFAULT_ADAPTIVE, DEFAULT_STEPS, Sampling
 
-    g = p.add_argument_group("iterative restorators (need a --model trained for them)")
+    diffusion_steps, diffusion_adaptive = DEFAULT_STEPS["diffusion"], DEFAULT_ADAPTIVE["diffusion"]
+    g = p.add_argument_group("iterative restorators (diffusion runs the bundled frannet-diffusion unless --model is "
+                             "given; autoregressive needs a --model trained for it)")
     g.add_argument("--restorator", choices=RESTORATORS,
                    help="single (one query per pixel), autoregressive (a walk) or diffusion (DDIM); default: the "
                         "model's own")
-    g.add_argument("--steps", type=int, default=Sampling.steps,
-                   help=f"model evaluations per pixel and sample (default {Sampling.steps})")
+    g.add_argument("--steps", type=positive_int,
+                   help=f"model evaluations per pixel and sample; default: {diffusion_steps} for diffusion, with "
+                        f"--adaptive {diffusion_adaptive:g} (the measured best with the bundled model: as good as "
+                        f"uniform {diffusion_steps} steps with about a third fewer evaluations, and more steps are "
+                        f"no better; see the README), {DEFAULT_STEPS['autoregressive']} for autoregressive")
     g.add_argument("--eta", type=float, default=Sampling.eta,
                    help="diffusion: DDIM noise, 0 (deterministic) to 1 (with --steps at the schedule's length: DDPM)")
     g.add_argument("--seed", type=int, default=Sampling.seed, help="noise seed (the result does not depend on --tile)")
-    g.add_argument("--samples", type=int, default=Sampling.samples, help="samples averaged (default 1)")
+    g.add_argument("--samples", type=positive_int, default=Sampling.samples, help="samples averaged (default 1)")
     g.add_argument("--uncertainty", metavar="PNG", help="write the samples' per-pixel std here as a heatmap")
-    g.add_argument("--adaptive", type=float, default=Sampling.adaptive, metavar="SIGMA",
+    g.add_argument("--adaptive", type=float, metavar="SIGMA",
                    help=f"stop refining a {Sampling.adaptive_tile}-pixel tile once its estimate's update has a "
-                        "noise std below SIGMA (0-255 scale; default 0: off; for the bundled model: "
-                        "--steps 2 --adaptive 4)")
+                        f"noise std below SIGMA (0-255 scale; 0: off); default: {diffusion_adaptive:g} for diffusion "
+                        "at its default --steps (not with --consistency), else 0")
     g.add_argument("--steps-map", metavar="PNG", help="write the steps spent per output pixel here as a heatmap")
 
 
 def add_parsers(sub) -> None:
     from ..api import DEFAULT_MAX_OUTPUT_PIXELS
-    from ..ensemble import ENSEMBLE_SIZES
     from ..streaming import STREAMED_MAX_PIXELS
+    from ..tiling import MIN_TILE
     from ..memory import DEFAULT_MAX_MEMORY
 
     restore_help = {
@@ -208,7 +267,13 @@ def add_parsers(sub) -> None:
         p.add_argument("input", help="image file, folder, or quoted glob pattern such as 'photos/**/*.jpg'")
         p.add_argument("-o", "--output", required=True, help="output file (or folder, for a folder input)")
         p.add_argument("--scale", help="factor, e.g. 3.5, or SX,SY for different factors per axis")
-        p.add_argument("--size", help="exact output size WIDTHxHEIGHT")
+        p.add_argument("--size", help="exact output size WIDTHxHEIGHT; of another aspect ratio, the picture is "
+                                      "stretched (with a note) unless --fit or --fill")
+        frame = p.add_mutually_exclusive_group()
+        frame.add_argument("--fit", dest="aspect", action="store_const", const="fit", default="stretch",
+                           help="with --size: the largest size inside it, the aspect kept")
+        frame.add_argument("--fill", dest="aspect", action="store_const", const="fill",
+                           help="with --size: cover it, the aspect kept, and cut out its centre")
         p.add_argument("--noise", default=noise_default,
                        help=f"the denoising dial: the input's noise sigma on the 0-255 scale (0 to 75), or 'auto' "
                             f"to estimate it per image (default {noise_default})")
@@ -219,17 +284,20 @@ def add_parsers(sub) -> None:
         p.add_argument("--model", help="weights (.safetensors) for the main stage; the bundled model by default")
         p.add_argument("--max-pixels", type=positive_int,
                        help=f"largest output allowed (default {DEFAULT_MAX_OUTPUT_PIXELS // 10**6} million pixels; "
-                            f"{STREAMED_MAX_PIXELS // 10**6} million for a .tif, which is written band by band)")
-        p.add_argument("--tile", type=positive_int,
-                       help="encoder tile side in input pixels (the result does not depend on it); default: the "
-                            "largest that fits --max-memory")
+                            f"{STREAMED_MAX_PIXELS // 10**6} million for a .tif, which is written band by band), and "
+                            f"largest input (default {DEFAULT_MAX_OUTPUT_PIXELS // 10**6} million)")
+        p.add_argument("--tile", type=tile_side,
+                       help=f"encoder tile side in input pixels, at least {MIN_TILE} (each tile is encoded with a "
+                            "margin of 55 to 93 pixels for the bundled models, so smaller tiles spend most of their "
+                            "time on margins: x2 of a 300x200 photo takes 8 s in tiles of 64, 88 s in tiles of 16); "
+                            "the result does not depend on it; default: the largest that fits --max-memory")
         p.add_argument("--max-memory", type=positive_int, default=DEFAULT_MAX_MEMORY >> 20, metavar="MB",
                        help=f"peak memory to aim for, models and input included (default {DEFAULT_MAX_MEMORY >> 20}); "
                             f"outputs too large for it are written to TIFF tile by tile, never held whole")
         p.add_argument("--progressive", action="store_true",
                        help="upscale in steps of at most x2 (x8 as x2 x2 x2) instead of one shot, which measured "
                             "better (see the README)")
-        p.add_argument("--ensemble", type=int, default=1, choices=ENSEMBLE_SIZES, metavar="VIEWS",
+        p.add_argument("--ensemble", type=ensemble_views, default=1, metavar="VIEWS",
                        help="restore the image and its mirror images, VIEWS in all (1, 2, 4 or 8), and average "
                             "them: VIEWS times slower, a little better (denoising at sigma 25: +0.05 dB at 2, "
                             "+0.09 at 4); default 1")
@@ -240,9 +308,13 @@ def add_parsers(sub) -> None:
                        help="project the upscaled output so that bicubic downscaling gives back the input exactly")
         p.add_argument("--quality", type=int, default=DEFAULT_QUALITY,
                        help=f"JPEG and WebP output quality, 1-100 (default {DEFAULT_QUALITY})")
+        p.add_argument("--background", default="white", metavar="COLOR",
+                       help="what a transparent picture is composited over when the output format has no "
+                            "transparency (JPEG): a name or hex code such as white or #ff8800 (default white)")
         p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
         p.add_argument("--skip-existing", action="store_true",
                        help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--quiet", action="store_true", help="no progress bar (there is none either when stderr is "
+                                                            "not a terminal)")
         _add_sampling_options(p)
         p.set_defaults(func=run)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..io import ImageReadError
 from ..parsing import parse_scale
-from .common import UsageError
+from .common import UsageError, progress_bar
 
 
 def _estimate_noise(args) -> int:
@@ -83,7 +83,6 @@ def _export(args) -> int:
 
 def _eval(args) -> int:
     import torch
-    from tqdm import tqdm
 
     from ..api import load
     from ..data import list_images
@@ -94,7 +93,7 @@ def _eval(args) -> int:
     if any(not isinstance(s, float) or s < 1 for s in scales):
         raise UsageError("--scales must be numbers >= 1, comma separated")
     images = {p.name: torch.from_numpy(read_image(p).rgb).permute(2, 0, 1) for p in list_images([args.folder])}
-    with tqdm(total=len(images) * len(scales), desc="eval", disable=args.quiet) as bar:
+    with progress_bar(total=len(images) * len(scales), desc="eval", quiet=args.quiet) as bar:
         result = evaluate_images(load(args.model), images, scales, progress=bar.update)
     print(format_table(result))
     if args.json:

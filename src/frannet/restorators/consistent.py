@@ -67,6 +67,7 @@ def render_consistent(model: FranNet, lr: torch.Tensor, size: tuple[int, int], s
     """``render_iterative`` (same arguments) with every step's estimate projected onto
     ``observation``: the mean and std of the samples, (3, H, W) each; every sample satisfies
     A x = y before any clipping (up to y's noise, if ``observation.sigma``). ``progress`` gets fractions of output pixels (each step's share)."""
+    sampling = sampling.resolved(model.cfg, consistent=True)
     if sampling.tol > 0:
         raise ValueError("consistency projects every pixel at every step, so pixels cannot stop early: use tol 0")
     if sampling.adaptive > 0:
