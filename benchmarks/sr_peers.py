@@ -88,6 +88,7 @@ def run(photos: dict[str, torch.Tensor], scales, models: dict[str, str], srmd: S
     per_image: dict = {name: {} for name in photos}
     seconds = {m: {str(s): 0.0 for s in scales} for m in methods}
     megapixels = {str(s): 0.0 for s in scales}
+    cached = 0
     for name, img in photos.items():
         for s in scales:
             hr, lr = photo_pairs(img, s)
@@ -114,13 +115,14 @@ def run(photos: dict[str, torch.Tensor], scales, models: dict[str, str], srmd: S
                         cache[key] = entry
                 else:
                     entry = cache[key]
+                    cached += 1
                 seconds[SRMD][str(s)] += entry["seconds"]
                 row[SRMD] = entry["psnr"]
             per_image[name][str(s)] = row
             if on_row is not None:
                 on_row(name, s, row)
     return {"methods": methods, "per_image": per_image, "mean": means(per_image, scales, methods),
-            "seconds": seconds, "megapixels": megapixels}
+            "seconds": seconds, "megapixels": megapixels, "srmd_cached": cached}
 
 
 def means(per_image: dict, scales, methods) -> dict:
@@ -156,6 +158,8 @@ def format_seconds(result: dict, threads: int) -> str:
         per = result["seconds"][m]
         cells = " ".join(f"x{float(s):g} {v:8.2f} ({v / result['megapixels'][s]:6.2f})" for s, v in per.items())
         lines.append(f"  {m:24s} total {sum(per.values()):8.2f}   {cells}")
+    if result.get("srmd_cached"):
+        lines.append(f"  ({result['srmd_cached']} of SRMDNF's results and their seconds came from the cache)")
     return "\n".join(lines)
 
 
