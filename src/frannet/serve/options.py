@@ -7,7 +7,7 @@ from typing import Mapping
 from ..api import output_size
 from ..parsing import parse_noise, parse_scale, parse_size
 from ..pipeline import Job
-from ..restorators.iterative import Sampling
+from ..restorators.iterative import DEFAULT_STEPS, Sampling
 
 TASKS = {"upscale": "Upscale", "denoise": "Denoise", "colorize": "Colorize", "all": "All at once"}
 # The CLI's --restorator names. "iterative": takes steps and samples; "tasks": the ones it can do
@@ -41,7 +41,8 @@ def job_from_form(form: Mapping[str, str], width: int, height: int, max_pixels: 
         raise ValueError(f"the {restorator} restorator can {can} only, not {TASKS[task].lower()}: choose single")
     sampling = Sampling()
     if RESTORATORS[restorator]["iterative"]:
-        sampling = Sampling(steps=_count(form, "steps", Sampling.steps), samples=_count(form, "samples", 1))
+        steps = _count(form, "steps", 1) if form.get("steps", "").strip() else None  # None: the measured best
+        sampling = Sampling(steps=steps, samples=_count(form, "samples", 1))
     if task == "denoise":
         size = output_size(width, height, scale=1, max_pixels=max_pixels)
     elif form.get("resize", "scale") == "size":
@@ -59,4 +60,5 @@ def estimate_seconds(job: Job) -> float | None:
     for the single-step restorator, which takes seconds per megapixel whatever is asked)."""
     if job.restorator == "single":
         return None
-    return job.width * job.height / 1e6 * job.sampling.steps * job.sampling.samples * STEP_SECONDS_PER_MEGAPIXEL
+    steps = job.sampling.steps or DEFAULT_STEPS[job.restorator]
+    return job.width * job.height / 1e6 * steps * job.sampling.samples * STEP_SECONDS_PER_MEGAPIXEL
