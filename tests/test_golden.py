@@ -24,9 +24,9 @@ from PIL import Image
 import frannet
 from frannet.api import SAMPLE_IMAGE
 from frannet.io import Picture
+from frannet.degradations import Degradation
 from frannet.pipeline import BUNDLED, Job, Models, restore_picture
-from frannet.restorators import render
-from frannet.restorators.iterative import Sampling
+from frannet.restorators import Sampling, render
 
 GOLDEN = Path(__file__).parent / "golden" / "bundled.json"
 TOL = 1e-4
@@ -74,7 +74,7 @@ def _case_color():
 def _case_color_one_pass():
     """The colour model reading all of its condition at once: x2, sigma 25 and a gray input."""
     small = torch.from_numpy(_noisy(_gray(_crop())[..., None].repeat(3, axis=2))).permute(2, 0, 1).contiguous()
-    return render(Models().get("colorize"), small, (48, 48), noise=25.0, gray=True)
+    return render(Models().get("colorize"), small, (48, 48), degradation=Degradation(sigma=25.0, gray=True))
 
 
 def _case_diffusion():

@@ -22,10 +22,10 @@ from tiny import tiny_model
 
 from frannet.config import DataConfig
 from frannet.coords import pixel_centers
-from frannet.data import Batch, sample_batch, sample_generator
+from frannet.data import Batch, example_generator, training_batch
 from frannet.dead_leaves import dead_leaves
 from frannet.degradations import add_noise, bicubic_resize, quantize, to_gray
-from frannet.restorators.iterative import training_noise, training_pair
+from frannet.objectives import loss
 
 GOLDEN = Path(__file__).parent / "golden" / "training.json"
 TOL = 1e-5  # sums over a sample in float64: far below what a different draw would change
@@ -109,24 +109,15 @@ def _old_sample_one(images, areas, cfg, g):
 
 def _old_sample_batch(images, cfg, seed, step, indices):
     areas = torch.tensor([float(im.shape[-1] * im.shape[-2]) for im in images])
-    samples = [_old_sample_one(images, areas, cfg, sample_generator(seed, step, i)) for i in indices]
+    samples = [_old_sample_one(images, areas, cfg, example_generator(seed, step, i)) for i in indices]
     return Batch(*(torch.stack(parts) for parts in zip(*samples)))
-
-
-def _old_loss(model, batch, seed, step, indices, norm="l1"):
-    inputs, want = (batch.lr, batch.degradation, batch.points), batch.target
-    if model.cfg.iterative:
-        x_t, t, want = training_pair(model.cfg, batch, [training_noise(seed, step, j) for j in indices])
-        inputs += (x_t, t)
-    error = model(*inputs) - want
-    return (error.abs() if norm == "l1" else error.square()).mean()
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_new_sample_batch_equals_the_old_one(name):
     images, cfg = _images(), _cfg(name)
     for step in (0, 3):
-        new, old = sample_batch(images, cfg, 11, step, range(6)), _old_sample_batch(images, cfg, 11, step, range(6))
+        new, old = training_batch(images, cfg, 11, step, range(6)), _old_sample_batch(images, cfg, 11, step, range(6))
         for part in ("lr", "degradation", "points", "target"):
             assert torch.equal(getattr(new, part), getattr(old, part)), part
 
@@ -175,7 +166,7 @@ def _check(key: str, got) -> None:
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_training_batches_are_unchanged(name):
-    batch = sample_batch(_images(), _cfg(name), 11, 3, range(6))
+    batch = training_batch(_images(), _cfg(name), 11, 3, range(6))
     _check(f"batch/{name}", _summary(batch))
 
 
@@ -184,6 +175,6 @@ def test_training_batches_are_unchanged(name):
 def test_training_losses_are_unchanged(restorator, norm):
     model = tiny_model(restorator=restorator, tunable=restorator == "single").train()
     indices = range(2, 5)
-    batch = sample_batch(_images(), _cfg("color" if restorator == "single" else "sr"), 5, 9, indices)
-    got = _old_loss(model, batch, 5, 9, indices, norm)
+    batch = training_batch(_images(), _cfg("color" if restorator == "single" else "sr"), 5, 9, indices)
+    got = loss(model, batch, norm=norm)
     _check(f"loss/{restorator}/{norm}", {"loss": float(got.detach())})

@@ -22,7 +22,7 @@ from .measurements import Measurements, load_measurements, measure
 from .models import FranNet
 from .parsing import MAX_NOISE
 from .pipeline import BUNDLED, Job, Models, restore_picture
-from .restorators.iterative import Sampling
+from .restorators import Sampling
 
 PACKAGE_DIR = Path(__file__).parent
 BUNDLED_MODEL = BUNDLED["upscale"]

@@ -136,7 +136,7 @@ def run(args) -> int:
 
 def _sampling(args, single_output: bool):
     """The iterative restorators' options from the command line."""
-    from ..restorators.iterative import Sampling
+    from ..restorators import Sampling
 
     if args.uncertainty and not single_output:
         raise UsageError("--uncertainty writes one map: give a single input image")
@@ -156,7 +156,7 @@ def _write_uncertainty(path: str, result) -> None:
 
 def _report_evaluations(args, result, sampling, cfg) -> None:
     """Print the decoder evaluations against uniform steps; write the steps map if asked."""
-    from ..restorators.iterative import transitions
+    from ..restorators import transitions
     from ..uncertainty import write_heatmap
 
     if result.evaluations is None:
@@ -172,7 +172,7 @@ def _report_evaluations(args, result, sampling, cfg) -> None:
 
 def _add_sampling_options(p: argparse.ArgumentParser) -> None:
     from ..config import RESTORATORS
-    from ..restorators.iterative import Sampling
+    from ..restorators import Sampling
 
     g = p.add_argument_group("iterative restorators (need a --model trained for them)")
     g.add_argument("--restorator", choices=RESTORATORS,
