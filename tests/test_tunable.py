@@ -4,9 +4,9 @@ import dataclasses
 
 import pytest
 import torch
-from tiny import tiny_model
+from tiny import TINY, TINY_TUNABLE, tiny_model
 
-from frannet import save_model
+from frannet import FranNet, save_model
 from frannet.checkpoint import CheckpointError, interpolate_models, load_model
 from frannet.config import DataConfig
 from frannet.data import load_images, training_batch
@@ -62,14 +62,19 @@ def test_the_noise_level_and_gray_flag_reach_a_tunable_model():
             assert (outs[i] - outs[j]).abs().max() > 1e-4
 
 
-def test_modulation_starts_as_the_identity():
-    """A fresh tunable model ignores the level until trained (zero-initialised modulation)."""
-    net = tiny_model(tunable=True, randomize_head=True)
-    torch.nn.init.zeros_(net.encoder.modulation.net[-1].weight)
-    torch.nn.init.zeros_(net.encoder.modulation.net[-1].bias)
-    lr = torch.rand(3, 16, 16)
-    a, b = net.encoder(lr[None], torch.zeros(1, 6)), net.encoder(lr[None], torch.ones(1, 6))
-    assert all(torch.equal(x, y) for x, y in zip(a, b))
+@pytest.mark.parametrize("unshuffle", [1, 2])
+def test_modulation_starts_as_the_identity(unshuffle):
+    """A freshly constructed tunable model's encoder ignores the level until trained: its
+    initialisation zeroes the modulation's output layer, so every block starts unmodulated."""
+    torch.manual_seed(3)
+    net = FranNet(dataclasses.replace(TINY_TUNABLE, unshuffle=unshuffle)).eval()
+    lr = torch.rand(1, 3, 16, 16)
+    plain = FranNet(dataclasses.replace(TINY, unshuffle=unshuffle)).eval()
+    plain.encoder.load_state_dict({k: v for k, v in net.encoder.state_dict().items() if "modulation" not in k})
+    unmodulated = plain.encoder(lr, torch.zeros(1, 4))
+    for level in (torch.zeros(1, 6), torch.ones(1, 6), torch.tensor([[0.5, 0.2, 0.7, 0.3, 1.0, 1.0]])):
+        maps = net.encoder(lr, level)
+        assert all(torch.equal(x, y) for x, y in zip(maps, unmodulated))
 
 
 def test_dni_endpoints_are_exact_and_the_middle_blends(tmp_path):
