@@ -1,10 +1,11 @@
-"""Training batches and losses stay what they were (issue 24): for existing configs every sample
+"""Training batches and losses stay what they were (issue 24): for existing configs every example
 makes the same random draws in the same order, so a run resumed across the degradation
 refactor, or restarted from a config, trains on exactly the batches it did before.
 
 The expected numbers in tests/golden/training.json were recorded from the code before the
-refactor: per sample, its degradation row exactly, and sums and a few values of its input,
-points and targets within ``TOL``. To re-record after an intended change of the batches:
+refactor (while refactoring, a copy of the old sampler was also compared bit for bit): per
+example, its condition row exactly, and sums and a few values of its input, points and targets
+within ``TOL``; per restorator, the loss. To re-record after an intended change of the batches:
 
     FRANNET_WRITE_GOLDEN=1 pytest tests/test_training_golden.py
 """
@@ -21,14 +22,13 @@ import torch
 from tiny import tiny_model
 
 from frannet.config import DataConfig
-from frannet.coords import pixel_centers
-from frannet.data import Batch, example_generator, training_batch
+from frannet.data import Batch, training_batch
 from frannet.dead_leaves import dead_leaves
-from frannet.degradations import add_noise, bicubic_resize, quantize, to_gray
+from frannet.degradations import to_gray
 from frannet.objectives import loss
 
 GOLDEN = Path(__file__).parent / "golden" / "training.json"
-TOL = 1e-5  # sums over a sample in float64: far below what a different draw would change
+TOL = 1e-5  # sums over an example in float64: far below what a different draw would change
 WRITE = os.environ.get("FRANNET_WRITE_GOLDEN") == "1"
 
 # Existing kinds of recipe: super-resolution, denoising (with a focus range and gray photos),
@@ -59,70 +59,6 @@ def _images() -> list[torch.Tensor]:
 def _cfg(name: str) -> DataConfig:
     return DataConfig(**CONFIGS[name])
 
-
-# --- the pre-refactor sampler, kept while refactoring (compared bit for bit below) ---
-
-def _uniform(g, lo, hi):
-    return lo + (hi - lo) * torch.rand((), generator=g).item()
-
-
-def _noise_range(cfg, g):
-    if cfg.noise_focus_share > 0 and torch.rand((), generator=g) < cfg.noise_focus_share:
-        return cfg.noise_focus
-    return cfg.noise
-
-
-def _old_sample_one(images, areas, cfg, g):
-    p = cfg.patch
-    sy = _uniform(g, cfg.min_scale, cfg.max_scale)
-    sx = _uniform(g, cfg.min_scale, cfg.max_scale) if torch.rand((), generator=g) < cfg.anisotropic else sy
-    hh, hw = round(p * sy), round(p * sx)
-    while True:
-        img = images[torch.multinomial(areas, 1, generator=g).item()]
-        if img.shape[-2] >= hh and img.shape[-1] >= hw:
-            break
-    top = torch.randint(0, img.shape[-2] - hh + 1, (), generator=g).item()
-    left = torch.randint(0, img.shape[-1] - hw + 1, (), generator=g).item()
-    hr = img[:, top:top + hh, left:left + hw]
-    if torch.rand((), generator=g) < 0.5:
-        hr = hr.flip(-1)
-    if torch.rand((), generator=g) < 0.5:
-        hr = hr.flip(-2)
-    gray_photo = bool(torch.rand((), generator=g) < cfg.gray_photos)
-    if gray_photo:
-        hr = to_gray(hr)
-    lr = hr if (hh, hw) == (p, p) else quantize(bicubic_resize(hr.double(), (p, p)).float())
-    gray = bool(torch.rand((), generator=g) < cfg.gray_input)
-    if gray:
-        lr = to_gray(lr)
-    sigma = _uniform(g, *_noise_range(cfg, g))
-    if sigma > 0:
-        lr = add_noise(lr, sigma, g, same_channels=gray or gray_photo)
-    n = hh * hw
-    if n >= cfg.target_points:
-        idx = torch.randperm(n, generator=g)[: cfg.target_points]
-    else:
-        idx = torch.randint(0, n, (cfg.target_points,), generator=g)
-    degradation = torch.tensor([hw / p, hh / p, sigma, float(gray)])
-    return lr, degradation, pixel_centers(hh, hw)[idx], hr.reshape(3, -1).T[idx]
-
-
-def _old_sample_batch(images, cfg, seed, step, indices):
-    areas = torch.tensor([float(im.shape[-1] * im.shape[-2]) for im in images])
-    samples = [_old_sample_one(images, areas, cfg, example_generator(seed, step, i)) for i in indices]
-    return Batch(*(torch.stack(parts) for parts in zip(*samples)))
-
-
-@pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_new_sample_batch_equals_the_old_one(name):
-    images, cfg = _images(), _cfg(name)
-    for step in (0, 3):
-        new, old = training_batch(images, cfg, 11, step, range(6)), _old_sample_batch(images, cfg, 11, step, range(6))
-        for part in ("lr", "degradation", "points", "target"):
-            assert torch.equal(getattr(new, part), getattr(old, part)), part
-
-
-# --- stored golden numbers ---
 
 def _summary(batch: Batch) -> list[dict]:
     rows = []
