@@ -25,7 +25,8 @@ import torch
 from frannet.consistency import BicubicDown, Gray, Mask
 from frannet.data import list_images
 from frannet.degradations import LUMA, to_gray
-from frannet.evaluate import center_crop, degrade, modcrop
+from frannet.degradations import Degradation
+from frannet.evaluate import center_crop, modcrop
 from frannet.inverse import SIGMAS, model_denoiser
 from frannet.io import Picture, read_image
 from frannet.measurements import measure
@@ -47,7 +48,7 @@ def _restore(models: Models, x: torch.Tensor, size: tuple[int, int], **job) -> t
 
 def super_resolution(models: Models, hr: torch.Tensor, scale: int = 4) -> dict:
     hr = modcrop(hr, scale)
-    lr = degrade(hr, scale)
+    lr = Degradation(sx=scale, sy=scale).apply(hr)
     size = tuple(hr.shape[-2:])
     plain, projected = (_restore(models, lr, size, consistency=c) for c in (False, True))
     redown = BicubicDown(size, tuple(lr.shape[-2:]))(projected.double()) - lr.double()

@@ -30,8 +30,8 @@ import torch
 from PIL import Image
 
 from frannet.data import list_images
-from frannet.degradations import LUMA, add_noise
-from frannet.evaluate import degrade, pillow_upscale
+from frannet.degradations import LUMA, Degradation
+from frannet.evaluate import pillow_upscale
 from frannet.io import Picture, read_image
 from frannet.metrics import psnr_rgb, ssim_rgb
 from frannet.noise_estimate import estimate_noise
@@ -48,8 +48,13 @@ def _load(path) -> torch.Tensor:
     return torch.from_numpy(read_image(path).rgb).permute(2, 0, 1).contiguous()
 
 
+def _degraded(img: torch.Tensor, degradation: Degradation, index: int) -> torch.Tensor:
+    """Photo ``index`` degraded (the noise in float64, from the photo's own seed)."""
+    return degradation.apply(img.double(), torch.Generator().manual_seed(1000 + index)).float()
+
+
 def _noisy(img: torch.Tensor, sigma: float, index: int) -> torch.Tensor:
-    return add_noise(img.double(), sigma, torch.Generator().manual_seed(1000 + index)).float()
+    return _degraded(img, Degradation(sigma=sigma), index)
 
 
 def _picture(x: torch.Tensor) -> Picture:
@@ -171,7 +176,7 @@ def colorization(models, photos, scales=(1.0, 4.0)) -> dict:
         for img in photos.values():
             h, w = (img.shape[-2] // int(s)) * int(s), (img.shape[-1] // int(s)) * int(s)
             hr = img[:, :h, :w]
-            gray_lr = degrade(hr, s, gray=True)
+            gray_lr = Degradation(sx=s, sy=s, gray=True).apply(hr)
             job = Job(w, h, noise=0.0, colorize=True)
             out = torch.from_numpy(restore_picture(_picture(gray_lr), job, models).rgb).permute(2, 0, 1)
             out = torch.round(out * 255) / 255
@@ -194,9 +199,9 @@ def combined(models, photos, sigma: float = 25.0, scale: int = 4) -> dict:
     for i, img in enumerate(photos.values()):
         h, w = (img.shape[-2] // scale) * scale, (img.shape[-1] // scale) * scale
         hr = img[:, :h, :w]
-        small = _noisy(degrade(hr, scale, gray=True)[:1], sigma, i).expand(3, -1, -1)  # a gray photo: one noise plane
+        small = _degraded(hr, Degradation(sx=scale, sy=scale, sigma=sigma, gray=True), i)  # gray: one noise plane
         chain = torch.from_numpy(restore_picture(_picture(small), Job(w, h, noise=sigma, colorize=True), models).rgb)
-        one = render(models.get("colorize"), small, (h, w), noise=sigma, gray=True).clamp(0, 1)
+        one = render(models.get("colorize"), small, (h, w), degradation=Degradation(sigma=sigma, gray=True)).clamp(0, 1)
         for name, out in (("chain", chain.permute(2, 0, 1)), ("colour model in one pass", one)):
             out = torch.round(out * 255) / 255
             rows[name]["psnr"].append(psnr_rgb(out, hr))

@@ -1,6 +1,6 @@
 """Autoregressive and diffusion restorators against the single-step model (issue "Autoregressive
 and diffusion restorators"), on centre crops of held-out photos, bicubic-degraded as ``frannet
-eval`` does (``evaluate.degrade``):
+eval`` does (``degradations.Degradation``):
 
     PYTHONPATH=src python benchmarks/iterative.py data/val --model MODEL.safetensors \\
         --crop 96 --scale 4 --samples 4 --steps 1,2,4,8,16,32
@@ -40,14 +40,12 @@ from scipy.stats import spearmanr
 from frannet.checkpoint import load_model
 from frannet.consistency import BicubicDown
 from frannet.data import list_images
-from frannet.degradations import LUMA
-from frannet.evaluate import center_crop, degrade, modcrop, pillow_upscale
+from frannet.degradations import LUMA, Degradation
+from frannet.evaluate import center_crop, modcrop, pillow_upscale
 from frannet.io import read_image
 from frannet.metrics import psnr_y
 from frannet.pipeline import BUNDLED
-from frannet.restorators import render
-from frannet.restorators.consistent import Observation
-from frannet.restorators.iterative import Sampling, render_counted, render_iterative, transitions
+from frannet.restorators import Observation, Sampling, render, render_counted, render_iterative, transitions
 
 EQUAL_PSNR = 0.05  # dB: PSNRs this close are equal
 
@@ -93,7 +91,7 @@ def main(argv=None) -> dict:
     for path in paths:
         img = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1).contiguous()
         hr = modcrop(center_crop(img, args.crop * s), s)
-        lr = degrade(hr, s)
+        lr = Degradation(sx=s, sy=s).apply(hr)
         size, down = tuple(hr.shape[-2:]), BicubicDown(tuple(hr.shape[-2:]), tuple(lr.shape[-2:]))
         megapixels = size[0] * size[1] / 1e6
         out = render(single, lr, size).clamp(0, 1)
@@ -134,7 +132,7 @@ def main(argv=None) -> dict:
         "setup": {"model": str(args.model), "single": str(args.single), "restorator": model.cfg.restorator,
                   "photos": [Path(p).name for p in paths], "input_crop": args.crop, "scale": s,
                   "output": f"{args.crop * s}x{args.crop * s}", "samples": args.samples, "eta": args.eta,
-                  "degradation": "evaluate.degrade: Pillow bicubic, 8-bit", "border": border,
+                  "degradation": "Degradation.apply: Pillow bicubic, 8-bit", "border": border,
                   "adaptive_steps": args.adaptive_steps if thresholds else None},
         "reference": {key: avg(v) for key, v in reference.items()},
         "steps": {str(k): {"psnr_mean": avg(r["psnr_mean"]), "psnr_single": avg(r["psnr_single"]),

@@ -33,13 +33,13 @@ import torch
 from PIL import Image
 
 from frannet.api import SAMPLE_IMAGE
-from frannet.evaluate import degrade
+from frannet.degradations import Degradation
 from frannet.metrics import psnr_y, seam_ratio
 from frannet.checkpoint import load_model
 from frannet.data import list_images
 from frannet.io import read_image
 from frannet.pipeline import BUNDLED
-from frannet.restorators.iterative import Sampling, render_iterative
+from frannet.restorators import Sampling, render_iterative
 from frannet.tiling import render_tiled, tile_borders
 
 PLANS = {"one shot": (8.0,), "x2 x2 x2": (2.0, 2.0, 2.0), "x4 x2": (4.0, 2.0)}
@@ -76,7 +76,7 @@ def progressive(folder: str) -> dict:
         h, w = hr.shape[1:]
         c = min(h, w, CROP) // 8 * 8
         hr = hr[:, (h - c) // 2:(h - c) // 2 + c, (w - c) // 2:(w - c) // 2 + c]
-        lr = degrade(hr, 8)
+        lr = Degradation(sx=8, sy=8).apply(hr)
         for name, factors in PLANS.items():
             start, x, reached = time.perf_counter(), lr, 1.0
             for i, f in enumerate(factors):

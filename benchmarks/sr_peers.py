@@ -7,7 +7,7 @@
 
 For each photo of the folders (default data/val data/eval) and scale, exactly as ``frannet eval``
 does it: HR is the photo cropped to a multiple of the scale, LR its Pillow-exact bicubic
-downscale rounded to 8 bits (``frannet.evaluate.degrade``), and PSNR-Y follows BasicSR (Y of
+downscale rounded to 8 bits (``frannet.degradations.Degradation.apply``), and PSNR-Y follows BasicSR (Y of
 the 8-bit images, ``scale`` border pixels cropped: ``frannet.metrics.psnr_y``). The methods:
 Pillow bicubic, frannet (the bundled frannet-sr, or each of ``--models``, rendered as
 ``frannet eval`` renders) and SRMDNF (Zhang et al., CVPR 2018, noise-free; ``peers/srmdnf.py``,
@@ -38,9 +38,11 @@ from peers.srmdnf import SRMDNF, WHEEL_ENV, SRMDMissing  # noqa: E402
 
 from frannet.api import BUNDLED_MODEL, load  # noqa: E402
 from frannet.data import list_images  # noqa: E402
-from frannet.evaluate import _restore, degrade, modcrop, pillow_upscale  # noqa: E402
+from frannet.degradations import Degradation  # noqa: E402
+from frannet.evaluate import modcrop, pillow_upscale  # noqa: E402
 from frannet.io import read_image  # noqa: E402
 from frannet.metrics import psnr_y  # noqa: E402
+from frannet.restorators import render_mean  # noqa: E402
 
 DEFAULT_FOLDERS = ("data/val", "data/eval")
 BICUBIC = "bicubic"
@@ -51,7 +53,7 @@ def photo_pairs(img: torch.Tensor, scale: int) -> tuple[torch.Tensor, torch.Tens
     """(HR, LR) as ``frannet eval`` makes them: HR cropped to a multiple of ``scale``, LR its
     Pillow-exact bicubic downscale rounded to 8 bits."""
     hr = modcrop(img, scale)
-    return hr, degrade(hr, scale)
+    return hr, Degradation(sx=scale, sy=scale).apply(hr)
 
 
 def model_labels(paths) -> dict[str, str]:
@@ -102,7 +104,7 @@ def run(photos: dict[str, torch.Tensor], scales, models: dict[str, str], srmd: S
             for label, model in loaded.items():
                 start = time.perf_counter()
                 with torch.no_grad():
-                    out = _restore(model, lr, size).clamp(0, 1)
+                    out = render_mean(model, lr, size).clamp(0, 1)
                 seconds[label][str(s)] += time.perf_counter() - start
                 row[label] = psnr_y(out, hr, s)
             if srmd is not None:

@@ -11,8 +11,7 @@ from tiny import tiny_model
 from frannet import save_model
 from frannet.cli import main
 from frannet.consistency import BicubicDown
-from frannet.restorators.consistent import Observation
-from frannet.restorators.iterative import Sampling, render_counted, render_iterative
+from frannet.restorators import Observation, Sampling, render_counted, render_iterative
 
 ITERATIVE = ["autoregressive", "diffusion"]
 OUT = (70, 81)  # not a multiple of the adaptive tile: the right and bottom tiles are cut

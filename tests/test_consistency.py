@@ -1,10 +1,10 @@
-"""Range-null-space identities for every operator and composition, on random shapes."""
+"""Range-null-space identities for every operator, on random shapes."""
 
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from frannet.consistency import AvgPool, BicubicDown, BlockCS, Compose, Gray, Mask
+from frannet.consistency import BicubicDown, BlockCS, Gray, Mask
 from frannet.degradations import LUMA, resize_matrix
 
 SETTINGS = settings(max_examples=15, deadline=None)
@@ -13,28 +13,21 @@ SETTINGS = settings(max_examples=15, deadline=None)
 @st.composite
 def case(draw):
     """(operator, image) with a shape that suits the operator."""
-    kind = draw(st.sampled_from(["avgpool", "gray", "luma", "mask", "cs", "bicubic", "gray_avgpool",
-                                 "luma_bicubic", "luma_mask"]))
+    kind = draw(st.sampled_from(["gray", "luma", "mask", "cs", "bicubic"]))
     seed = draw(st.integers(0, 1000))
     g = torch.Generator().manual_seed(seed)
-    f = draw(st.integers(1, 4))
-    h, w = draw(st.integers(1, 6)) * f, draw(st.integers(1, 6)) * f
+    h, w = draw(st.integers(1, 24)), draw(st.integers(1, 24))
     if kind == "cs":
         b = draw(st.sampled_from([2, 4, 8]))
         h, w = draw(st.integers(1, 3)) * b, draw(st.integers(1, 3)) * b
         op = BlockCS(draw(st.floats(0.05, 1.0)), block=b, seed=seed)
-        op = Compose(op, Gray()) if draw(st.booleans()) else op
-    elif kind in ("bicubic", "luma_bicubic"):
+    elif kind == "bicubic":
         s = draw(st.floats(1.0, 4.0))
         h, w = draw(st.integers(4, 40)), draw(st.integers(4, 40))
         lr = (max(1, round(h / s)), max(1, round(w / s)))
         op = BicubicDown((h, w), lr)
-        op = Compose(Gray(LUMA), op) if kind == "luma_bicubic" else op
     else:
-        op = {"avgpool": AvgPool(f), "gray": Gray(), "luma": Gray(LUMA),
-              "mask": Mask((torch.rand(h, w, generator=g) < 0.5).float()),
-              "gray_avgpool": Compose(Gray(), AvgPool(f)),
-              "luma_mask": Compose(Gray(LUMA), Mask((torch.rand(h, w, generator=g) < 0.5).float()))}[kind]
+        op = {"gray": Gray(), "luma": Gray(LUMA), "mask": Mask((torch.rand(h, w, generator=g) < 0.5).float())}[kind]
     batch = draw(st.integers(1, 2))
     return op, torch.rand(batch, 3, h, w, generator=g, dtype=torch.float64)
 
@@ -73,10 +66,11 @@ def test_projection_agrees_with_the_observation_in_float32(c):
 
 
 @SETTINGS
-@given(case())
-def test_adjoint_is_the_transpose(c):
-    """<A x, y> = <x, A^T y>."""
-    op, x = c
+@given(st.integers(4, 40), st.integers(4, 40), st.floats(1.0, 4.0))
+def test_bicubic_adjoint_is_the_transpose(h, w, s):
+    """<A x, y> = <x, A^T y>: the transpose that the bicubic A+ spreads its small solve with."""
+    op = BicubicDown((h, w), (max(1, round(h / s)), max(1, round(w / s))))
+    x = torch.rand(2, 3, h, w, dtype=torch.float64)
     y = op(torch.rand_like(x))
     torch.testing.assert_close((op(x) * y).sum(), (x * op.adjoint(y)).sum(), atol=1e-9, rtol=1e-9)
 
@@ -92,10 +86,11 @@ def test_bicubic_operator_is_pillow_resize(n, m):
 
 
 def test_projection_keeps_the_null_space_part():
-    """Only the range changes: x_hat - x lies in the range of A+ (here: blockwise constant)."""
-    x, y = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 4, 4)
-    delta = AvgPool(2).project(x, y) - x
-    torch.testing.assert_close(delta, AvgPool(2).pinv(AvgPool(2)(delta)))
+    """Only the range changes: x_hat - x lies in the range of A+ (A+ A leaves it as it is)."""
+    op = BicubicDown((8, 8), (4, 4))
+    x, y = torch.rand(1, 3, 8, 8, dtype=torch.float64), torch.rand(1, 3, 4, 4, dtype=torch.float64)
+    delta = op.project(x, y) - x
+    torch.testing.assert_close(delta, op.pinv(op(delta)), atol=1e-9, rtol=0)
 
 
 def test_project_valid_stays_in_range_and_nearly_consistent():

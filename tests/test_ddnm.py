@@ -14,8 +14,7 @@ from frannet import save_model
 from frannet.cli import main
 from frannet.consistency import BicubicDown, Operator
 from frannet.degradations import bicubic_resize
-from frannet.restorators.consistent import Observation
-from frannet.restorators.iterative import Sampling, render_iterative
+from frannet.restorators import Observation, Sampling, render_iterative
 from frannet.sampling import Diffusion, cosine, ddim, ddim_step, range_weight, timesteps, torch_noise, walk
 
 ITERATIVE = ["autoregressive", "diffusion"]

@@ -1,10 +1,15 @@
+import dataclasses
+import io
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from frannet.degradations import (avgpool_downscale, bicubic_downscale, bicubic_resize, downscaled_size, quantize,
-                                  resize_matrix)
+from frannet.config import DataConfig
+from frannet.degradations import (Degradation, avgpool_downscale, bicubic_downscale, bicubic_resize, downscaled_size,
+                                  draw_degradation, quantize, resize_matrix, to_gray, validation_degradations)
+from frannet.restorators.projected_denoising import gaussian_blur
 
 
 @pytest.mark.parametrize("h,w,oh,ow", [(97, 131, 31, 50), (64, 64, 16, 16), (50, 70, 23, 17), (33, 33, 33, 12),
@@ -63,3 +68,124 @@ def test_avgpool_downscale():
 def test_quantize():
     x = torch.tensor([-0.1, 0.0, 0.5, 1.2])
     assert torch.equal(quantize(x) * 255, torch.tensor([0.0, 0.0, 128.0, 255.0]))
+
+
+# --- the Degradation record, its chain and its sampler ---
+
+def _photo(h: int = 40, w: int = 52, seed: int = 0) -> torch.Tensor:
+    return torch.rand(3, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+def test_the_condition_row_is_scale_per_axis_noise_and_gray():
+    row = Degradation(sigma=25.0, gray=True, jpeg=40).for_sizes((10, 20), (35, 50)).condition()
+    assert torch.equal(row, torch.tensor([50 / 20, 35 / 10, 25.0, 1.0]))  # JPEG is not in the row (yet)
+    assert Degradation().condition(torch.float64).dtype == torch.float64
+    assert torch.equal(Degradation(sx=2.0, sy=3.0).condition(), torch.tensor([2.0, 3.0, 0.0, 0.0]))
+
+
+def test_degradations_are_validated():
+    for bad in (dict(sx=0.0), dict(sy=float("nan")), dict(sigma=-1.0), dict(sigma=float("inf")), dict(gray=1),
+                dict(jpeg=0), dict(jpeg=101), dict(jpeg=50.0), dict(jpeg=True)):
+        with pytest.raises(ValueError):
+            Degradation(**bad)
+    with pytest.raises(ValueError, match="generator"):
+        Degradation(sigma=5.0).apply(_photo())
+
+
+def test_the_chain_downscales_rounds_grays_and_adds_noise_in_that_order():
+    hr = _photo()
+    d = Degradation(sx=2.0, sy=4.0, sigma=10.0, gray=True)
+    small = quantize(bicubic_resize(hr.double(), (10, 26)).float())
+    gray = to_gray(small)
+    noise = torch.randn((1, 10, 26), generator=torch.Generator().manual_seed(5)) * (10.0 / 255)
+    torch.testing.assert_close(d.apply(hr, torch.Generator().manual_seed(5)), gray + noise, rtol=0, atol=0)
+    assert torch.equal(Degradation().apply(hr), hr)  # nothing to do
+    assert Degradation(sigma=3.0).apply(hr.double(), torch.Generator()).dtype == torch.float64
+    assert Degradation(sx=2, sy=2).label() == "x2" and Degradation(sx=2, sy=3).label() == "x2x3"
+    assert Degradation(sigma=25, gray=True, jpeg=30).label() == "x1 s25 gray q30"
+
+
+@pytest.mark.parametrize("gray", [False, True])
+def test_jpeg_is_a_real_encoder_round_trip_and_off_by_default(gray):
+    hr = to_gray(_photo()) if gray else _photo()
+    assert Degradation().jpeg is None
+    out = Degradation(jpeg=30, gray=gray).apply(hr)
+    pixels = np.round(hr.clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    (Image.fromarray(pixels[..., 0], "L") if gray else Image.fromarray(pixels, "RGB")).save(buffer, "JPEG", quality=30)
+    expected = np.asarray(Image.open(buffer).convert("RGB"), dtype=np.float32) / 255
+    np.testing.assert_array_equal(out.permute(1, 2, 0).numpy(), expected)
+    assert (out - hr).abs().mean() > 1 / 255  # quality 30 loses detail
+    assert (Degradation(jpeg=95).apply(hr) - hr).abs().mean() < (out - hr).abs().mean()
+    if gray:
+        assert torch.equal(out[0], out[1]) and torch.equal(out[1], out[2])
+
+
+def test_the_sampler_keeps_the_draws_of_existing_recipes():
+    """The scale comes first (the crop is cut for it), then the gray flag and the noise level."""
+    cfg = DataConfig(patch=10, max_scale=3.0, noise=(0.0, 50.0), gray_input=0.5)
+    g, h = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    cuts = []
+
+    def cut(sx, sy):
+        cuts.append((sx, sy))
+        torch.rand((), generator=g)  # cutting draws from the same stream
+        return round(10 * sx) / 10, round(10 * sy) / 10
+
+    d = draw_degradation(cfg, g, cut)
+    sy = 1.0 + 2.0 * torch.rand((), generator=h).item()
+    sx = 1.0 + 2.0 * torch.rand((), generator=h).item() if torch.rand((), generator=h) < 0.2 else sy
+    torch.rand((), generator=h)
+    gray = bool(torch.rand((), generator=h) < 0.5)
+    sigma = 50.0 * torch.rand((), generator=h).item()
+    assert cuts == [(sx, sy)]
+    assert d == Degradation(sx=round(10 * sx) / 10, sy=round(10 * sy) / 10, sigma=sigma, gray=gray)
+
+
+def test_validation_degradations_cover_every_scale_and_level():
+    cfg = DataConfig(val_scales=(1.0, 4.0), val_noise=(0.0, 25.0), val_gray=True)
+    assert [d.label() for d in validation_degradations(cfg)] == ["x1 gray", "x1 s25 gray", "x4 gray", "x4 s25 gray"]
+
+
+# A new kind of degradation, added the way the record is meant to grow: a field on the record
+# (with its step of the chain) and its draw in the sampler. Nothing else is touched: training
+# batches, validation and rendering take it as they are.
+
+@dataclasses.dataclass(frozen=True)
+class Blurred(Degradation):
+    blur: float = 0.0  # Gaussian blur of the picture (pixels), before it is shrunk: a soft lens
+
+    def apply(self, hr, generator=None, *, gray_photo=False):
+        return super().apply(gaussian_blur(hr, self.blur) if self.blur else hr, generator, gray_photo=gray_photo)
+
+
+BLUR = (1.5, 1.5)  # the new field's range (a DataConfig field, for a real one)
+
+
+def draw_blurred(cfg, g, cut):
+    drawn = draw_degradation(cfg, g, cut)
+    return Blurred(**dataclasses.asdict(drawn), blur=BLUR[0] + (BLUR[1] - BLUR[0]) * torch.rand((), generator=g).item())
+
+
+def test_a_new_degradation_field_needs_only_the_record_and_its_sampler():
+    from tiny import tiny_model
+
+    from frannet.data import training_batch
+    from frannet.evaluate import validate
+    from frannet.objectives import loss
+    from frannet.restorators import render
+
+    images = [_photo(40, 40, seed) for seed in range(3)]
+    cfg = DataConfig(patch=12, min_scale=1.0, max_scale=1.0, target_points=32)
+    plain = training_batch(images, cfg, 0, 1, range(3))
+    blurred = training_batch(images, cfg, 0, 1, range(3), draw=draw_blurred)
+    # the new field is drawn last and is not in the model's condition: the same crops and rows ...
+    assert torch.equal(blurred.degradation, plain.degradation)
+    # ... whose inputs went through the new step of the chain
+    torch.testing.assert_close(blurred.lr, torch.stack([gaussian_blur(x, 1.5) for x in plain.lr]), rtol=0, atol=1e-6)
+    model = tiny_model()
+    assert torch.isfinite(loss(model.train(), blurred))  # trains
+    result = validate(model, images, [Blurred(sx=2.0, sy=2.0, blur=1.0)], crop=32)  # validates
+    assert set(result) == {"x2"} and result["x2"]["model"] > 0
+    lr = _photo(10, 10)
+    assert torch.equal(render(model.eval(), lr, (20, 20), degradation=Blurred(blur=1.0)), render(model, lr, (20, 20)))

@@ -5,7 +5,7 @@ import torch
 
 from frannet.checkpoint import load_model
 from frannet.dead_leaves import dead_leaves
-from frannet.degradations import add_noise
+from frannet.degradations import Degradation, add_noise
 from frannet.pipeline import BUNDLED
 from frannet.restorators import render
 
@@ -16,7 +16,7 @@ def test_turning_the_dial_up_removes_more_and_changes_smoothly():
     clean = clean.permute(2, 0, 1).float() / 255
     noisy = add_noise(clean, 25, torch.Generator().manual_seed(0))
     levels = list(range(0, 80, 10))
-    outs = [render(model, noisy, (48, 48), noise=float(s)) for s in levels]
+    outs = [render(model, noisy, (48, 48), degradation=Degradation(sigma=float(s))) for s in levels]
     removed = [float((out - noisy).abs().mean()) * 255 for out in outs]
     assert all(b > a for a, b in zip(removed, removed[1:])), removed
     steps = [float((b - a).abs().mean()) * 255 for a, b in zip(outs, outs[1:])]

@@ -7,6 +7,7 @@ from PIL import Image
 from tiny import tiny_model
 
 from frannet.cli import main
+from frannet.degradations import Degradation
 from frannet.ensemble import views
 from frannet.io import Picture
 from frannet.pipeline import Job, Models, restore_bands, restore_picture
@@ -38,8 +39,8 @@ def test_two_views_average_the_image_and_its_mirror():
     noisy = torch.rand(3, 12, 17)
     models = Models(denoise=model)
     out = restore_picture(_picture(noisy), Job(17, 12, noise=25.0, ensemble=2), models).rgb
-    plain = render(model, noisy, (12, 17), noise=25.0)
-    mirrored = render(model, noisy.flip(-1), (12, 17), noise=25.0).flip(-1)
+    plain = render(model, noisy, (12, 17), degradation=Degradation(sigma=25.0))
+    mirrored = render(model, noisy.flip(-1), (12, 17), degradation=Degradation(sigma=25.0)).flip(-1)
     expected = ((plain + mirrored) / 2).clamp(0, 1).permute(1, 2, 0).numpy()
     np.testing.assert_allclose(out, expected, atol=1e-6)
     assert np.abs(out - restore_picture(_picture(noisy), Job(17, 12, noise=25.0), models).rgb).max() > 1e-4

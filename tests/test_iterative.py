@@ -16,9 +16,11 @@ from frannet import ModelConfig, load_model, save_model, upscale
 from frannet.checkpoint import load_training
 from frannet.cli import main
 from frannet.config import ConfigError, TrainConfig
-from frannet.data import load_images, sample_batch
+from frannet.data import load_images, training_batch
 from frannet.restorators import render
-from frannet.restorators.iterative import Sampling, interpolant, render_iterative, training_noise, training_pair
+from frannet.models import FranNet
+from frannet.objectives import training_pair
+from frannet.restorators import Sampling, interpolant, render_iterative
 from frannet.train import train
 from frannet.uncertainty import RAMP, heatmap
 
@@ -173,9 +175,9 @@ def test_defaults_are_the_measured_best_per_restorator(capsys):
 
 
 def test_cli_diffusion_takes_two_adaptive_steps_by_default(capsys, tmp_path, photo, monkeypatch):
-    from frannet.restorators import iterative
+    from frannet.restorators import common
 
-    monkeypatch.setitem(iterative.DEFAULT_ADAPTIVE, "diffusion", 1e9)  # every tile settles: it shows
+    monkeypatch.setitem(common.DEFAULT_ADAPTIVE, "diffusion", 1e9)  # every tile settles: it shows
     path = tmp_path / "diffusion.safetensors"
     save_model(path, tiny_model(restorator="diffusion"))
     code, stdout, err = _run(capsys, "restore", photo, "-o", tmp_path / "o.png", "--scale", "2", "--model", path,
@@ -250,9 +252,9 @@ def test_init_refuses_an_iterative_model_for_a_single_step_run(image_folder, tmp
 
 def test_training_pairs_are_a_function_of_seed_and_step(image_folder):
     cfg = _config(image_folder, "unused", "diffusion")
-    batch = sample_batch(load_images(cfg.data.train), cfg.data, 0, 3, range(2))
-    a = training_pair(cfg.model, batch, [training_noise(0, 3, i) for i in range(2)])
-    b = training_pair(cfg.model, batch, [training_noise(0, 3, i) for i in range(2)])
+    batch = training_batch(load_images(cfg.data.train), cfg.data, 0, 3, range(2))
+    model = FranNet(cfg.model)
+    a, b = training_pair(model, batch), training_pair(model, batch)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     x_t, t, target = a
     assert x_t.shape == target.shape == (2, 64, 3) and t.shape == (2, 64) and ((0 <= t) & (t <= 1)).all()

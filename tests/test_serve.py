@@ -17,7 +17,7 @@ from tiny import tiny_model
 from frannet import save_model
 from frannet.cli import main
 from frannet.pipeline import Job, Models
-from frannet.restorators.iterative import Sampling
+from frannet.restorators import Sampling
 from frannet.serve import app as serve_app
 from frannet.serve.app import create_app
 from frannet.serve.options import STEP_SECONDS_PER_MEGAPIXEL, job_from_form

@@ -122,7 +122,8 @@ def test_find_wheel_and_model_files(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_photo_pairs_match_frannet_eval(scale):
-    from frannet.evaluate import degrade, modcrop
+    from frannet.degradations import Degradation
+    from frannet.evaluate import modcrop
 
     img = torch.rand(3, 23, 30, generator=torch.Generator().manual_seed(scale))
     hr, lr = sr_peers.photo_pairs(img, scale)
@@ -130,7 +131,7 @@ def test_photo_pairs_match_frannet_eval(scale):
     assert hr.shape[-2] > 23 - scale and hr.shape[-1] > 30 - scale
     torch.testing.assert_close(hr, img[:, :hr.shape[-2], :hr.shape[-1]])
     assert lr.shape[-2:] == (hr.shape[-2] // scale, hr.shape[-1] // scale)
-    torch.testing.assert_close(lr, degrade(modcrop(img, scale), scale), rtol=0, atol=0)
+    torch.testing.assert_close(lr, Degradation(sx=scale, sy=scale).apply(modcrop(img, scale)), rtol=0, atol=0)
     assert torch.equal(torch.round(lr * 255) / 255, lr)  # 8-bit levels
 
 

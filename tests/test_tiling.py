@@ -5,7 +5,7 @@ from tiny import tiny_model
 from frannet import FranNet, ModelConfig
 from frannet.restorators import render
 from frannet.metrics import seam_ratio
-from frannet.restorators.iterative import Sampling, render_iterative
+from frannet.restorators import Sampling, render_iterative
 from frannet.tiling import receptive_margin, render_tiled, tile_borders
 
 

@@ -6,7 +6,7 @@ from PIL import Image
 
 from frannet.checkpoint import load_model, load_training
 from frannet.config import ConfigError, TrainConfig
-from frannet.data import list_images, load_images, sample_batch
+from frannet.data import list_images, load_images, training_batch
 from frannet.train import learning_rate, train
 
 
@@ -55,12 +55,12 @@ def test_resume_refuses_a_different_model(image_folder, tmp_path):
 def test_batches_are_a_function_of_seed_and_step(image_folder):
     cfg = _config(image_folder, "unused").data
     images = load_images(cfg.train)
-    a = sample_batch(images, cfg, 0, 5, range(3))
-    b = sample_batch(images, cfg, 0, 5, range(3))
-    c = sample_batch(images, cfg, 0, 6, range(3))
+    a = training_batch(images, cfg, 0, 5, range(3))
+    b = training_batch(images, cfg, 0, 5, range(3))
+    c = training_batch(images, cfg, 0, 6, range(3))
     assert torch.equal(a.lr, b.lr) and torch.equal(a.points, b.points)
     assert not torch.equal(a.lr, c.lr)
-    tail = sample_batch(images, cfg, 0, 5, [1, 2])  # a share of the batch is the same samples
+    tail = training_batch(images, cfg, 0, 5, [1, 2])  # a share of the batch is the same examples
     assert torch.equal(tail.lr, a.lr[1:]) and torch.equal(tail.target, a.target[1:])
     assert a.lr.shape == (3, 3, 12, 12) and a.points.shape == (3, 64, 2) and a.target.shape == (3, 64, 3)
     assert ((a.degradation[:, :2] >= 1) & (a.degradation[:, :2] <= 4.1)).all()
@@ -72,7 +72,7 @@ def test_targets_are_the_crop_pixels_at_the_points(image_folder):
     """With scale 1 the LR patch is the crop itself: each target is the LR pixel under its point."""
     cfg = _config(image_folder, "unused", data={"train": [str(image_folder / "train")], "patch": 12,
                                                  "min_scale": 1.0, "max_scale": 1.0, "target_points": 50}).data
-    batch = sample_batch(load_images(cfg.train), cfg, 1, 0, range(2))
+    batch = training_batch(load_images(cfg.train), cfg, 1, 0, range(2))
     cols = (batch.points[..., 0] * 12).long()
     rows = (batch.points[..., 1] * 12).long()
     for i in range(2):

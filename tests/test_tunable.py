@@ -4,19 +4,20 @@ import dataclasses
 
 import pytest
 import torch
-from tiny import tiny_model
+from tiny import TINY, TINY_TUNABLE, tiny_model
 
-from frannet import save_model
+from frannet import FranNet, save_model
 from frannet.checkpoint import CheckpointError, interpolate_models, load_model
 from frannet.config import DataConfig
-from frannet.data import load_images, sample_batch
+from frannet.data import load_images, training_batch
+from frannet.degradations import Degradation
 from frannet.restorators import render
 
 
-def test_noisy_gray_photo_samples(image_folder):
+def test_noisy_gray_photo_examples(image_folder):
     cfg = DataConfig(train=(str(image_folder / "train"),), patch=16, min_scale=1.0, max_scale=1.0,
                      target_points=256, noise=(25.0, 25.0), gray_photos=1.0)
-    batch = sample_batch(load_images(cfg.train), cfg, 0, 0, range(4))
+    batch = training_batch(load_images(cfg.train), cfg, 0, 0, range(4))
     assert (batch.degradation == torch.tensor([1.0, 1.0, 25.0, 0.0])).all()
     cols, rows = (batch.points[..., 0] * 16).long(), (batch.points[..., 1] * 16).long()
     noise = torch.stack([batch.lr[i][:, rows[i], cols[i]] - batch.target[i].T for i in range(4)])
@@ -25,18 +26,18 @@ def test_noisy_gray_photo_samples(image_folder):
     assert torch.equal(noise[:, 0], noise[:, 1]) and torch.equal(noise[:, 1], noise[:, 2])  # one plane: a gray photo
 
 
-def test_a_noise_focus_gets_its_share_of_samples_and_the_whole_range_the_rest(image_folder):
+def test_a_noise_focus_gets_its_share_of_examples_and_the_whole_range_the_rest(image_folder):
     cfg = DataConfig(train=(str(image_folder / "train"),), patch=8, min_scale=1.0, max_scale=1.0,
                      target_points=4, noise=(0.0, 75.0), noise_focus=(20.0, 30.0), noise_focus_share=0.5)
-    sigma = sample_batch(load_images(cfg.train), cfg, 0, 0, range(400)).degradation[:, 2]
+    sigma = training_batch(load_images(cfg.train), cfg, 0, 0, range(400)).degradation[:, 2]
     in_focus = ((sigma >= 20) & (sigma <= 30)).float().mean().item()
     assert in_focus == pytest.approx(0.5 + 0.5 * 10 / 75, abs=0.07)  # the focus share plus the range's own
     assert sigma.min() < 10 and sigma.max() > 65
 
 
-def test_colorize_samples_have_gray_inputs_and_colour_targets(image_folder):
+def test_colorize_examples_have_gray_inputs_and_colour_targets(image_folder):
     cfg = DataConfig(train=(str(image_folder / "train"),), patch=16, max_scale=2.0, target_points=64, gray_input=1.0)
-    batch = sample_batch(load_images(cfg.train), cfg, 0, 0, range(4))
+    batch = training_batch(load_images(cfg.train), cfg, 0, 0, range(4))
     assert (batch.degradation[:, 3] == 1).all() and (batch.degradation[:, 2] == 0).all()
     assert torch.equal(batch.lr[:, 0], batch.lr[:, 1]) and torch.equal(batch.lr[:, 1], batch.lr[:, 2])
     assert (batch.target[..., 0] - batch.target[..., 1]).abs().max() > 0.05  # the targets are in colour
@@ -54,20 +55,26 @@ def test_a_plain_model_refuses_noise_and_gray(model):
 def test_the_noise_level_and_gray_flag_reach_a_tunable_model():
     net = tiny_model(tunable=True)
     lr = torch.rand(3, 20, 20)
-    outs = [render(net, lr, (20, 20), noise=s) for s in (0.0, 25.0, 50.0)] + [render(net, lr, (20, 20), gray=True)]
+    outs = ([render(net, lr, (20, 20), degradation=Degradation(sigma=s)) for s in (0.0, 25.0, 50.0)]
+            + [render(net, lr, (20, 20), degradation=Degradation(gray=True))])
     for i in range(len(outs)):
         for j in range(i + 1, len(outs)):
             assert (outs[i] - outs[j]).abs().max() > 1e-4
 
 
-def test_modulation_starts_as_the_identity():
-    """A fresh tunable model ignores the level until trained (zero-initialised modulation)."""
-    net = tiny_model(tunable=True, randomize_head=True)
-    torch.nn.init.zeros_(net.encoder.modulation.net[-1].weight)
-    torch.nn.init.zeros_(net.encoder.modulation.net[-1].bias)
-    lr = torch.rand(3, 16, 16)
-    a, b = net.encoder(lr[None], torch.zeros(1, 6)), net.encoder(lr[None], torch.ones(1, 6))
-    assert all(torch.equal(x, y) for x, y in zip(a, b))
+@pytest.mark.parametrize("unshuffle", [1, 2])
+def test_modulation_starts_as_the_identity(unshuffle):
+    """A freshly constructed tunable model's encoder ignores the level until trained: its
+    initialisation zeroes the modulation's output layer, so every block starts unmodulated."""
+    torch.manual_seed(3)
+    net = FranNet(dataclasses.replace(TINY_TUNABLE, unshuffle=unshuffle)).eval()
+    lr = torch.rand(1, 3, 16, 16)
+    plain = FranNet(dataclasses.replace(TINY, unshuffle=unshuffle)).eval()
+    plain.encoder.load_state_dict({k: v for k, v in net.encoder.state_dict().items() if "modulation" not in k})
+    unmodulated = plain.encoder(lr, torch.zeros(1, 4))
+    for level in (torch.zeros(1, 6), torch.ones(1, 6), torch.tensor([[0.5, 0.2, 0.7, 0.3, 1.0, 1.0]])):
+        maps = net.encoder(lr, level)
+        assert all(torch.equal(x, y) for x, y in zip(maps, unmodulated))
 
 
 def test_dni_endpoints_are_exact_and_the_middle_blends(tmp_path):

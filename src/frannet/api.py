@@ -23,7 +23,7 @@ from .measurements import Measurements, load_measurements, measure
 from .models import FranNet
 from .parsing import MAX_NOISE
 from .pipeline import BUNDLED, Job, Models, restore_picture
-from .restorators.iterative import Sampling
+from .restorators import Sampling
 from .tiling import tile_problem
 
 PACKAGE_DIR = Path(__file__).parent

@@ -106,7 +106,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where training images come from and how samples are cut from them."""
+    """Where training images come from, how examples are cut from them and the ranges their
+    degradations are drawn from (``degradations.draw_degradation``)."""
 
     train: tuple[str, ...] = ("data/train",)
     exclude: tuple[str, ...] = ()     # file-name patterns ("retina.*") of train images left out
@@ -114,13 +115,13 @@ class DataConfig:
     patch: int = 48                   # low-resolution patch side fed to the encoder
     min_scale: float = 1.0
     max_scale: float = 4.0
-    anisotropic: float = 0.2          # share of samples with different x and y factors
-    target_points: int = 2304         # supervised target pixels per sample (FranNet's knob)
+    anisotropic: float = 0.2          # share of examples with different x and y factors
+    target_points: int = 2304         # supervised target pixels per example (FranNet's knob)
     noise: tuple[float, float] = (0.0, 0.0)  # Gaussian noise sigma range (0-255 scale) added to inputs
-    noise_focus: tuple[float, float] = (0.0, 0.0)  # a sub-range drawn from instead, for a share of samples:
+    noise_focus: tuple[float, float] = (0.0, 0.0)  # a sub-range drawn from instead, for a share of examples:
     noise_focus_share: float = 0.0    # more practice where the levels matter most, the whole range kept
-    gray_input: float = 0.0           # share of samples whose input is gray and target colour (colorize)
-    gray_photos: float = 0.0          # share of samples that are gray photos (gray input and target)
+    gray_input: float = 0.0           # share of examples whose input is gray and target colour (colorize)
+    gray_photos: float = 0.0          # share of examples that are gray photos (gray input and target)
     val_scales: tuple[float, ...] = (2.0, 4.0)
     val_noise: tuple[float, ...] = (0.0,)  # validation noise levels (sigma, 0-255)
     val_gray: bool = False            # validation inputs are gray (colorization)
@@ -152,7 +153,7 @@ class TrainConfig:
     seed: int = 0
     steps: int = 10000
     batch: int = 16                   # global batch, split over processes under torchrun
-    micro_batch: int = 0              # samples per forward pass (gradient accumulation); 0: all at once
+    micro_batch: int = 0              # examples per forward pass (gradient accumulation); 0: all at once
     lr: float = 4e-4
     min_lr: float = 1e-5
     warmup: int = 200

@@ -7,9 +7,10 @@ A+ with A A+ A = A and A+ A A+ = A+. The projection
 
 replaces the part of x that A can see (its range) with what was observed, and keeps the
 rest (the null space, where the network's detail lives): A x_hat = y exactly, and projecting
-twice is projecting once. Each also has its adjoint A^T (<A x, y> = <x, A^T y>), which
-equals A+ up to a scale for most of them and differs for the bicubic one. Operators are
-frozen dataclasses; compositions apply right to left.
+twice is projecting once. Operators are frozen dataclasses.
+
+Callers: the pipeline's ``--consistency`` (bicubic downscaling, luma), the DDNM restorator's
+``Observation`` (any operator), inpainting (mask) and compressed sensing (block measurements).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .degradations import avgpool_downscale, resize_band
+from .degradations import resize_band
 
 
 class Operator:
@@ -27,9 +28,6 @@ class Operator:
         raise NotImplementedError
 
     def pinv(self, y: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def project(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -55,24 +53,6 @@ class Operator:
 
 
 @dataclass(frozen=True)
-class AvgPool(Operator):
-    """Average of each factor x factor block; A+ repeats each value over its block."""
-
-    factor: int
-
-    def __call__(self, x):
-        if x.shape[-2] % self.factor or x.shape[-1] % self.factor:
-            raise ValueError(f"image {tuple(x.shape[-2:])} is not a multiple of the factor {self.factor}")
-        return avgpool_downscale(x, self.factor)
-
-    def pinv(self, y):
-        return y.repeat_interleave(self.factor, dim=-2).repeat_interleave(self.factor, dim=-1)
-
-    def adjoint(self, y):
-        return self.pinv(y) / self.factor**2
-
-
-@dataclass(frozen=True)
 class Gray(Operator):
     """Weighted channel sum (channel mean by default, or luma); y keeps a channel axis of 1."""
 
@@ -87,9 +67,6 @@ class Gray(Operator):
     def pinv(self, y):
         w = self._w(y)
         return y * w / (w * w).sum()
-
-    def adjoint(self, y):
-        return y * self._w(y)
 
     def project_valid(self, x, y, **_):
         """Exact and in [0, 1], in one step (no rounds to tune): the projection p, with each pixel that leaves
@@ -114,9 +91,6 @@ class Mask(Operator):
 
     def pinv(self, y):
         return y * self.mask.to(y)
-
-    def adjoint(self, y):
-        return self.pinv(y)
 
 
 @dataclass(frozen=True)
@@ -156,9 +130,6 @@ class BlockCS(Operator):
         by, bx = y.shape[-3:-1]
         return patches.transpose(-3, -2).reshape(*y.shape[:-3], by * b, bx * b)
 
-    def adjoint(self, y):
-        return self.pinv(y)
-
 
 @dataclass(frozen=True)
 class BicubicDown(Operator):
@@ -185,6 +156,7 @@ class BicubicDown(Operator):
         return _along(mw, _along(mh, x, -2), -1)
 
     def adjoint(self, y):
+        """A^T y (<A x, y> = <x, A^T y>): what A+ spreads its small solve with."""
         (_, mh_t, _), (_, mw_t, _) = self.axes
         return _along(mw_t, _along(mh_t, y, -2), -1)
 
@@ -222,21 +194,3 @@ def _along(mat: torch.Tensor, x: torch.Tensor, dim: int) -> torch.Tensor:
         return out.reshape(out.shape[0], *moved.shape[1:]).movedim(0, -2)
     out = mat @ x.reshape(-1, x.shape[-1]).T
     return out.T.reshape(*x.shape[:-1], out.shape[0])
-
-
-@dataclass(frozen=True)
-class Compose(Operator):
-    """outer(inner(x)); A+ = inner+(outer+(y)). Exact for operators acting on separate axes
-    (e.g. gray and a spatial downscale, FranNet's combined task), which commute."""
-
-    outer: Operator
-    inner: Operator
-
-    def __call__(self, x):
-        return self.outer(self.inner(x))
-
-    def pinv(self, y):
-        return self.inner.pinv(self.outer.pinv(y))
-
-    def adjoint(self, y):
-        return self.inner.adjoint(self.outer.adjoint(y))

@@ -1,11 +1,13 @@
-"""Training and validation samples cut from folders of images.
+"""Training examples cut from folders of images.
 
 Every batch is a pure function of (seed, step): a resumed run, or a run split across
-processes, sees exactly the samples an uninterrupted single run would.
+processes, sees exactly the examples an uninterrupted single run would. What degrades an
+example is a ``degradations.Degradation``, drawn by ``degradations.draw_degradation``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -14,19 +16,21 @@ import torch
 
 from .config import DataConfig
 from .coords import pixel_centers
-from .degradations import add_noise, bicubic_resize, quantize, to_gray
+from .degradations import Cut, Degradation, draw_degradation, to_gray
 from .io import IMAGE_SUFFIXES, read_image
 
 
 @dataclass
 class Batch:
     lr: torch.Tensor           # (B, 3, P, P) degraded input
-    degradation: torch.Tensor  # (B, 4) output/input size per axis (sx, sy), noise sigma (0-255), gray flag
+    degradation: torch.Tensor  # (B, 4) each example's condition row (``Degradation.condition``)
     points: torch.Tensor       # (B, N, 2) target pixel centres in [0, 1]^2
     target: torch.Tensor       # (B, N, 3) target colours
+    objective_seeds: tuple[int, ...] = ()  # each example's seed for the objective's draws (``objectives``)
 
     def to(self, device) -> "Batch":
-        return Batch(self.lr.to(device), self.degradation.to(device), self.points.to(device), self.target.to(device))
+        return Batch(self.lr.to(device), self.degradation.to(device), self.points.to(device), self.target.to(device),
+                     self.objective_seeds)
 
 
 RESERVED = "RESERVED"  # a folder holding this file is kept for evaluation (scripts/build_dataset.py)
@@ -61,69 +65,80 @@ def load_images(folders, min_side: int = 0, exclude=(), training: bool = False) 
     return images
 
 
-def sample_generator(seed: int, step: int, index: int) -> torch.Generator:
-    """The random stream of sample ``index`` of step ``step``'s global batch."""
-    return torch.Generator().manual_seed(((seed * 1_000_003 + step) * 8191 + index) % (1 << 63))
+def example_seed(seed: int, step: int, index: int) -> int:
+    """The seed of example ``index``'s random stream in step ``step``'s global batch."""
+    return ((seed * 1_000_003 + step) * 8191 + index) % (1 << 63)
 
 
-def _uniform(g: torch.Generator, lo: float, hi: float) -> float:
-    return lo + (hi - lo) * torch.rand((), generator=g).item()
+def example_generator(seed: int, step: int, index: int) -> torch.Generator:
+    """The random stream of example ``index`` of step ``step``'s global batch (its data)."""
+    return torch.Generator().manual_seed(example_seed(seed, step, index))
 
 
-def _noise_range(cfg: DataConfig, g: torch.Generator) -> tuple[float, float]:
-    """The whole noise range, or for a ``noise_focus_share`` of samples the focus range (no
-    random draw when there is no focus, so older recipes sample exactly as before)."""
-    if cfg.noise_focus_share > 0 and torch.rand((), generator=g) < cfg.noise_focus_share:
-        return cfg.noise_focus
-    return cfg.noise
+def objective_seed(seed: int, step: int, index: int) -> int:
+    """The seed of example ``index``'s stream of the objective's draws (an iterative model's
+    times and sources), apart from its data stream."""
+    return example_seed(seed, step, index + (1 << 40))
 
 
-def sample_one(images: list[torch.Tensor], areas: torch.Tensor, cfg: DataConfig, g: torch.Generator):
-    """One random crop at a random scale in [min_scale, max_scale], bicubic-degraded to P x P,
-    then (as configured) made gray and given Gaussian noise of a random sigma.
-
-    Images are picked with probability proportional to their area.
-    """
-    p = cfg.patch
-    sy = _uniform(g, cfg.min_scale, cfg.max_scale)
-    sx = _uniform(g, cfg.min_scale, cfg.max_scale) if torch.rand((), generator=g) < cfg.anisotropic else sy
-    hh, hw = round(p * sy), round(p * sx)
+def _crop(images: list[torch.Tensor], areas: torch.Tensor, height: int, width: int,
+          g: torch.Generator) -> torch.Tensor:
+    """A height x width crop of a picture drawn with probability proportional to its area (among
+    those large enough), at a random position, flipped at random."""
     while True:
         img = images[torch.multinomial(areas, 1, generator=g).item()]
-        if img.shape[-2] >= hh and img.shape[-1] >= hw:
+        if img.shape[-2] >= height and img.shape[-1] >= width:
             break
-    top = torch.randint(0, img.shape[-2] - hh + 1, (), generator=g).item()
-    left = torch.randint(0, img.shape[-1] - hw + 1, (), generator=g).item()
-    hr = img[:, top:top + hh, left:left + hw]
+    top = torch.randint(0, img.shape[-2] - height + 1, (), generator=g).item()
+    left = torch.randint(0, img.shape[-1] - width + 1, (), generator=g).item()
+    crop = img[:, top:top + height, left:left + width]
     if torch.rand((), generator=g) < 0.5:
-        hr = hr.flip(-1)
+        crop = crop.flip(-1)
     if torch.rand((), generator=g) < 0.5:
-        hr = hr.flip(-2)
-    gray_photo = bool(torch.rand((), generator=g) < cfg.gray_photos)
-    if gray_photo:
-        hr = to_gray(hr)
-    lr = hr if (hh, hw) == (p, p) else quantize(bicubic_resize(hr.double(), (p, p)).float())
-    gray = bool(torch.rand((), generator=g) < cfg.gray_input)
-    if gray:
-        lr = to_gray(lr)
-    sigma = _uniform(g, *_noise_range(cfg, g))
-    if sigma > 0:
-        lr = add_noise(lr, sigma, g, same_channels=gray or gray_photo)
-    n = hh * hw
+        crop = crop.flip(-2)
+    return crop
+
+
+def draw_example(images: list[torch.Tensor], areas: torch.Tensor, cfg: DataConfig, g: torch.Generator,
+                 draw: Callable[[DataConfig, torch.Generator, Cut], Degradation] = draw_degradation):
+    """One training example: a crop at the scale ``draw`` picks (a share ``gray_photos`` of them
+    made gray: gray pictures, input and target), degraded to P x P by that degradation, and
+    ``target_points`` of its pixels. Returns (input, condition row, points, target colours).
+    """
+    p = cfg.patch
+    hr, gray_photo = None, False
+
+    def cut(sx: float, sy: float) -> tuple[float, float]:
+        nonlocal hr, gray_photo
+        height, width = round(p * sy), round(p * sx)
+        hr = _crop(images, areas, height, width, g)
+        gray_photo = bool(torch.rand((), generator=g) < cfg.gray_photos)
+        if gray_photo:
+            hr = to_gray(hr)
+        return width / p, height / p
+
+    degradation = draw(cfg, g, cut)
+    if hr is None:
+        raise ValueError(f"{draw.__name__} drew a degradation without cutting a crop for it: it must call cut(sx, sy)")
+    lr = degradation.apply(hr, g, gray_photo=gray_photo)
+    height, width = hr.shape[-2:]
+    n = height * width
     if n >= cfg.target_points:
         idx = torch.randperm(n, generator=g)[: cfg.target_points]
     else:  # a crop smaller than the point budget: draw with replacement
         idx = torch.randint(0, n, (cfg.target_points,), generator=g)
-    degradation = torch.tensor([hw / p, hh / p, sigma, float(gray)])
-    return lr, degradation, pixel_centers(hh, hw)[idx], hr.reshape(3, -1).T[idx]
+    return lr, degradation.condition(), pixel_centers(height, width)[idx], hr.reshape(3, -1).T[idx]
 
 
-def sample_batch(images: list[torch.Tensor], cfg: DataConfig, seed: int, step: int, indices) -> Batch:
-    """Samples ``indices`` (e.g. one rank's share) of step ``step``'s global batch.
+def training_batch(images: list[torch.Tensor], cfg: DataConfig, seed: int, step: int, indices, *,
+                   draw: Callable[[DataConfig, torch.Generator, Cut], Degradation] = draw_degradation) -> Batch:
+    """Examples ``indices`` (e.g. one rank's share) of step ``step``'s global batch, with their
+    degradations drawn by ``draw``.
 
-    Each sample depends only on (seed, step, index): any split of the global batch across
-    processes or micro-batches sees the same samples.
+    Each example depends only on (seed, step, index): any split of the global batch across
+    processes or micro-batches sees the same examples.
     """
     areas = torch.tensor([float(im.shape[-1] * im.shape[-2]) for im in images])
-    samples = [sample_one(images, areas, cfg, sample_generator(seed, step, i)) for i in indices]
-    return Batch(*(torch.stack(parts) for parts in zip(*samples)))
+    examples = [draw_example(images, areas, cfg, example_generator(seed, step, i), draw) for i in indices]
+    return Batch(*(torch.stack(parts) for parts in zip(*examples)),
+                 objective_seeds=tuple(objective_seed(seed, step, i) for i in indices))

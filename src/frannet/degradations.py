@@ -1,4 +1,17 @@
-"""Degradations as tensor functions, shared by training and evaluation.
+"""Degradations: the ``Degradation`` record, its chain of tensor functions and its draw per example.
+
+One record describes what happened to an input: the scale per axis, the noise sigma, the gray
+flag and (optionally) a JPEG quality. It is the one place that knows them all:
+
+  * ``Degradation.condition`` builds the model's condition row (the model, tiling and the
+    restorators call it);
+  * ``Degradation.apply`` degrades an image, for training and for evaluation alike: bicubic
+    downscaling (Pillow-exact) rounded to 8 bits, gray, Gaussian noise from an explicit
+    generator, then a JPEG round trip if asked for;
+  * ``draw_degradation`` draws one per training example from a ``DataConfig``'s ranges.
+
+Adding a kind of degradation means adding a field to the record, its step to ``apply``, and
+its draw to ``draw_degradation``; nothing that passes degradations around changes.
 
 Images are float tensors shaped (..., C, H, W) with values in [0, 1].
 
@@ -11,9 +24,17 @@ the image sizes met in training and evaluation.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from io import BytesIO
 
+import numpy as np
 import torch
+from PIL import Image
+
+from .config import DataConfig
 
 _CUBIC_A = -0.5  # Pillow's (and Keys') bicubic parameter
 _CUBIC_SUPPORT = 2.0
@@ -119,3 +140,121 @@ def quantize(img: torch.Tensor, bits: int = 8) -> torch.Tensor:
     """Round to the levels of an unsigned ``bits`` image, as a saved file would."""
     levels = float(2**bits - 1)
     return torch.round(img.clamp(0.0, 1.0) * levels) / levels
+
+
+def jpeg_round_trip(img: torch.Tensor, quality: int, gray: bool = False) -> torch.Tensor:
+    """(3, H, W) ``img`` saved as an 8-bit JPEG of ``quality`` by Pillow and read back (a real
+    encoder's blocks, ringing and, in colour, chroma subsampling); ``gray`` encodes one plane."""
+    pixels = torch.round(img.clamp(0.0, 1.0) * 255.0).to(torch.uint8)
+    picture = (Image.fromarray(pixels[0].numpy(), "L") if gray
+               else Image.fromarray(pixels.permute(1, 2, 0).contiguous().numpy(), "RGB"))
+    encoded = BytesIO()
+    picture.save(encoded, format="JPEG", quality=quality)
+    decoded = np.asarray(Image.open(encoded).convert("RGB"))
+    return torch.from_numpy(decoded.copy()).permute(2, 0, 1).to(img.dtype) / 255.0
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """What happened to an input: shrunk ``sx`` x ``sy`` (output / input size per axis), given
+    Gaussian noise of std ``sigma`` (0-255 scale), made ``gray``, and saved as a JPEG of
+    quality ``jpeg`` (None: not).
+
+    The condition row the models read is (sx, sy, sigma, gray); ``jpeg`` is not in it yet (no
+    bundled model was trained with it, and their outputs must not change)."""
+
+    sx: float = 1.0
+    sy: float = 1.0
+    sigma: float = 0.0
+    gray: bool = False
+    jpeg: int | None = None
+
+    def __post_init__(self):
+        for name in ("sx", "sy"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if not (isinstance(self.sigma, (int, float)) and math.isfinite(self.sigma) and self.sigma >= 0):
+            raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma!r}")
+        if not isinstance(self.gray, bool):
+            raise ValueError(f"gray must be True or False, got {self.gray!r}")
+        if self.jpeg is not None and not (isinstance(self.jpeg, int) and not isinstance(self.jpeg, bool)
+                                          and 1 <= self.jpeg <= 100):
+            raise ValueError(f"jpeg must be None or a quality from 1 to 100, got {self.jpeg!r}")
+
+    def for_sizes(self, in_size: tuple[int, int], out_size: tuple[int, int]) -> "Degradation":
+        """This degradation with the scale of restoring an ``in_size`` input to ``out_size``
+        (both (height, width)): what a renderer conditions the model on."""
+        (h, w), (out_h, out_w) = in_size, out_size
+        return dataclasses.replace(self, sx=out_w / w, sy=out_h / h)
+
+    def condition(self, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+        """The model's condition row (4,): (sx, sy, sigma, gray as 0/1)."""
+        return torch.tensor([float(self.sx), float(self.sy), float(self.sigma), float(self.gray)],
+                            dtype=dtype, device=device)
+
+    def label(self) -> str:
+        """A short name: 'x4', 'x2x3', 'x1 s25 gray', 'x1 q40'."""
+        scale = f"x{float(self.sx):g}" + ("" if self.sx == self.sy else f"x{float(self.sy):g}")
+        return (scale + (f" s{float(self.sigma):g}" if self.sigma else "") + (" gray" if self.gray else "")
+                + (f" q{self.jpeg}" if self.jpeg is not None else ""))
+
+    def apply(self, hr: torch.Tensor, generator: torch.Generator | None = None, *,
+              gray_photo: bool = False) -> torch.Tensor:
+        """The degraded input for (3, H, W) ``hr``: shrunk by (sx, sy) with Pillow's bicubic and
+        rounded to 8 bits (not at scale 1), made gray, given noise from ``generator`` (needed
+        when sigma > 0; not clipped, as the standard denoising benchmark), then sent through a
+        JPEG encoder if ``jpeg``. A gray input, or a ``gray_photo`` (the picture itself is gray),
+        gets one noise plane on all channels, as a gray camera's would. The dtype is kept."""
+        lr = hr
+        if (self.sx, self.sy) != (1, 1):
+            size = downscaled_size(tuple(hr.shape[-2:]), (self.sy, self.sx))
+            lr = quantize(bicubic_resize(hr.double(), size).float()).to(hr.dtype)
+        if self.gray:
+            lr = to_gray(lr)
+        if self.sigma > 0:
+            if generator is None:
+                raise ValueError("noise needs an explicit generator (torch.Generator().manual_seed(...))")
+            lr = add_noise(lr, self.sigma, generator, same_channels=self.gray or gray_photo)
+        if self.jpeg is not None:
+            lr = jpeg_round_trip(lr, self.jpeg, gray=self.gray or gray_photo)
+        return lr
+
+
+# cut(sx, sy): cuts the example's crop for the drawn scale (more draws from the same generator)
+# and returns the scale its whole pixels make.
+Cut = Callable[[float, float], tuple[float, float]]
+
+
+def _uniform(g: torch.Generator, lo: float, hi: float) -> float:
+    return lo + (hi - lo) * torch.rand((), generator=g).item()
+
+
+def _noise_range(cfg: DataConfig, g: torch.Generator) -> tuple[float, float]:
+    """The whole noise range, or for a ``noise_focus_share`` of examples the focus range (no
+    random draw when there is no focus, so older recipes draw exactly as before)."""
+    if cfg.noise_focus_share > 0 and torch.rand((), generator=g) < cfg.noise_focus_share:
+        return cfg.noise_focus
+    return cfg.noise
+
+
+def draw_degradation(cfg: DataConfig, g: torch.Generator, cut: Cut) -> Degradation:
+    """One training example's degradation, drawn from ``cfg``'s ranges with the example's
+    generator ``g``: a scale in [min_scale, max_scale] (a share ``anisotropic`` of examples
+    draws one per axis), whose crop ``cut`` takes from a picture, then a gray input (share
+    ``gray_input``) and a noise sigma (in ``noise``, or for a share, ``noise_focus``).
+
+    The order of the draws is the order in which recipes have always drawn them: a new field's
+    draw goes last, and only when its range is set, so existing recipes' examples stay the same."""
+    sy = _uniform(g, cfg.min_scale, cfg.max_scale)
+    sx = _uniform(g, cfg.min_scale, cfg.max_scale) if torch.rand((), generator=g) < cfg.anisotropic else sy
+    sx, sy = cut(sx, sy)
+    gray = bool(torch.rand((), generator=g) < cfg.gray_input)
+    sigma = _uniform(g, *_noise_range(cfg, g))
+    return Degradation(sx=sx, sy=sy, sigma=sigma, gray=gray)
+
+
+def validation_degradations(cfg: DataConfig) -> list[Degradation]:
+    """The degradations validation measures while training: every val scale at every val noise level."""
+    return [Degradation(sx=float(s), sy=float(s), sigma=float(sigma), gray=cfg.val_gray)
+            for s in cfg.val_scales for sigma in cfg.val_noise]

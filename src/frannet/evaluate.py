@@ -1,4 +1,5 @@
-"""Evaluation: restore degraded photos (bicubic-downscaled, noisy, gray) and compare with the originals."""
+"""Evaluation: restore degraded photos (``degradations.Degradation``: bicubic-downscaled, noisy,
+gray) and compare with the originals."""
 
 from __future__ import annotations
 
@@ -9,18 +10,12 @@ import torch
 from PIL import Image
 
 from .consistency import BicubicDown
-from .degradations import add_noise, bicubic_downscale, quantize, to_gray
+from .degradations import Degradation
 from .metrics import psnr_rgb, psnr_y, ssim_y
 from .models import FranNet
-from .restorators import render
-from .restorators.iterative import VALIDATION, render_iterative
+from .restorators import render_mean
 
-
-def _restore(model: FranNet, lr: torch.Tensor, size, noise: float = 0.0, gray: bool = False) -> torch.Tensor:
-    """A single-step render, or an iterative model's with a few deterministic steps (``VALIDATION``)."""
-    if model.cfg.iterative:
-        return render_iterative(model, lr, size, VALIDATION, noise=noise, gray=gray)[0]
-    return render(model, lr, size, noise=noise, gray=gray)
+SEED = 0  # the noise of every evaluation input comes from this seed
 
 
 def center_crop(img: torch.Tensor, side: int) -> torch.Tensor:
@@ -30,24 +25,14 @@ def center_crop(img: torch.Tensor, side: int) -> torch.Tensor:
     return img[..., top:top + side_h, left:left + side_w]
 
 
-def degrade(hr: torch.Tensor, scale: float, noise: float = 0.0, gray: bool = False, seed: int = 0) -> torch.Tensor:
-    """The evaluation input: HR bicubic-downscaled (Pillow-exact) and rounded to 8 bits, then
-    made gray and given Gaussian noise of std ``noise`` (0-255 scale, seeded, not clipped)."""
-    lr = quantize(bicubic_downscale(hr.double(), scale).float()) if scale != 1 else hr
-    if gray:
-        lr = to_gray(lr)
-    if noise > 0:
-        lr = add_noise(lr, noise, torch.Generator().manual_seed(seed), same_channels=gray)
-    return lr
-
-
-def modcrop(hr: torch.Tensor, scale: float) -> torch.Tensor:
-    """Crop so both sides are whole multiples of ``scale`` (for integer scales)."""
-    if float(scale).is_integer():
-        s = int(scale)
-        h, w = hr.shape[-2:]
-        return hr[..., : h - h % s, : w - w % s]
-    return hr
+def modcrop(hr: torch.Tensor, scale: float | tuple[float, float]) -> torch.Tensor:
+    """Crop so each side is a whole multiple of its ``scale`` (a number, or (sy, sx)), where
+    that scale is an integer."""
+    sy, sx = (scale, scale) if isinstance(scale, (int, float)) else scale
+    h, w = hr.shape[-2:]
+    h -= h % int(sy) if float(sy).is_integer() else 0
+    w -= w % int(sx) if float(sx).is_integer() else 0
+    return hr[..., :h, :w]
 
 
 def pillow_upscale(lr: torch.Tensor, size: tuple[int, int], method) -> torch.Tensor:
@@ -73,9 +58,9 @@ def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, pro
     for name, img in images.items():
         for s in scales:
             hr = modcrop(img, s)
-            lr = degrade(hr, s)
+            lr = Degradation(sx=s, sy=s).apply(hr)
             size = tuple(hr.shape[-2:])
-            sr = _restore(model, lr.to(device), size).cpu()
+            sr = render_mean(model, lr.to(device), size).cpu()
             outputs = {"model": sr.clamp(0, 1),
                        "model+consistency": BicubicDown(size, tuple(lr.shape[-2:])).project_valid(sr, lr),
                        "bicubic": pillow_upscale(lr, size, Image.BICUBIC),
@@ -92,29 +77,29 @@ def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, pro
 
 
 @torch.no_grad()
-def validate(model: FranNet, images: list[torch.Tensor], scales, crop: int, noises=(0.0,), gray: bool = False) -> dict:
+def validate(model: FranNet, images: list[torch.Tensor], degradations: list[Degradation], *, crop: int) -> dict:
     """Mean PSNR of the model and of the untrained baseline (bicubic upscaling of the input) on
-    centre crops, per setting (used while training). Upscaling alone is judged on Y, anything
-    with noise or gray inputs on RGB. Keys read like 'x4', 'x1 s25' or 'x1 s25 gray'."""
+    centre crops, per degradation (used while training; ``degradations.validation_degradations``).
+    Upscaling alone is judged on Y, anything with noise or gray inputs on RGB. Keys are the
+    degradations' labels: 'x4', 'x1 s25' or 'x1 s25 gray'."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     result = {}
-    for s in scales:
-        for sigma in noises:
-            key = f"x{float(s):g}" + (f" s{float(sigma):g}" if sigma else "") + (" gray" if gray else "")
-            psnr = psnr_y if not (sigma or gray) else psnr_rgb
-            totals = {"model": 0.0, "bicubic": 0.0}
-            for img in images:
-                hr = modcrop(center_crop(img, crop), s)
-                lr = degrade(hr, s, sigma, gray)
-                size = tuple(hr.shape[-2:])
-                out = _restore(model, lr.to(device), size, noise=sigma, gray=gray).cpu().clamp(0, 1)
-                base = pillow_upscale(lr, size, Image.BICUBIC) if s != 1 else lr.clamp(0, 1)
-                border = math.ceil(s)
-                totals["model"] += psnr(out, hr, border) / len(images)
-                totals["bicubic"] += psnr(base, hr, border) / len(images)
-            result[key] = totals
+    for degradation in degradations:
+        psnr = psnr_y if not (degradation.sigma or degradation.gray) else psnr_rgb
+        scaled = (degradation.sx, degradation.sy) != (1, 1)
+        totals = {"model": 0.0, "bicubic": 0.0}
+        for img in images:
+            hr = modcrop(center_crop(img, crop), (degradation.sy, degradation.sx))
+            lr = degradation.apply(hr, torch.Generator().manual_seed(SEED))
+            size = tuple(hr.shape[-2:])
+            out = render_mean(model, lr.to(device), size, degradation=degradation).cpu().clamp(0, 1)
+            base = pillow_upscale(lr, size, Image.BICUBIC) if scaled else lr.clamp(0, 1)
+            border = math.ceil(max(degradation.sx, degradation.sy))
+            totals["model"] += psnr(out, hr, border) / len(images)
+            totals["bicubic"] += psnr(base, hr, border) / len(images)
+        result[degradation.label()] = totals
     model.train(was_training)
     return result
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 
 from .consistency import Mask
+from .degradations import Degradation
 from .measurements import Measurements
 from .models import FranNet
 from .restorators.projected_denoising import Denoiser, geometric_sigmas, projected_denoising, smooth_start
@@ -25,7 +26,7 @@ SIGMAS = (15.0, 2.0)  # first and last noise level (0-255 scale); the smooth sta
 def model_denoiser(model: FranNet, tile: int = DEFAULT_TILE) -> Denoiser:
     """A tunable model as a denoiser of (3, H, W) images at a given sigma (0-255 scale)."""
     def denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
-        return render_tiled(model, x, tuple(x.shape[-2:]), tile=tile, noise=sigma).clamp(0.0, 1.0)
+        return render_tiled(model, x, tuple(x.shape[-2:]), tile=tile, degradation=Degradation(sigma=sigma)).clamp(0.0, 1.0)
     return denoise
 
 

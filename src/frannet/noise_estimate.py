@@ -28,6 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .degradations import avgpool_downscale
+
 BLOCK = 16
 QUANTILE = 0.1
 MIN_BLOCKS = 8
@@ -74,9 +76,7 @@ def _block_stats(strip: torch.Tensor, h: int, w: int) -> dict[str, torch.Tensor]
              "near": near_clipped}
     if h < BLOCK or w < BLOCK:
         return {k: v.mean(dim=(1, 2))[:, None] for k, v in stats.items()}
-    c = strip.shape[0]
-    return {k: v[:, :h, :w].reshape(c, h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean(dim=(2, 4)).reshape(c, -1)
-            for k, v in stats.items()}
+    return {k: avgpool_downscale(v[:, :h, :w], BLOCK).flatten(1) for k, v in stats.items()}
 
 
 @lru_cache(maxsize=1)

@@ -27,14 +27,14 @@ import torch
 from .checkpoint import load_model
 from .config import RESTORATORS
 from .consistency import BicubicDown, Gray
-from .degradations import LUMA, to_gray
+from .degradations import LUMA, Degradation, to_gray
 from .ensemble import views
 from .io import Picture
 from .models import FranNet
+from .models.lookup import bicubic_window
 from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
-from .restorators.consistent import Observation
-from .restorators.iterative import Sampling, render_counted
+from .restorators import Observation, Sampling, render_counted
 from .memory import DEFAULT_MAX_MEMORY, working_memory
 from .tiling import auto_tile, render_bands, render_tiled
 from .transparency import fill_hidden, resize_alpha
@@ -172,7 +172,8 @@ def _is_gray(rgb: torch.Tensor) -> bool:
 
 def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, job: Job, progress, last: bool):
     """The denoised (3, H, W) image (a gray photo stays exactly gray), its std and evaluations, if sampled."""
-    out, std, evaluations = _render(model, rgb, tuple(rgb.shape[-2:]), job, progress, last, noise=sigma)
+    out, std, evaluations = _render(model, rgb, tuple(rgb.shape[-2:]), job, progress, last,
+                                    degradation=Degradation(sigma=sigma))
     if _is_gray(rgb):
         out = out.mean(dim=0, keepdim=True).expand(3, -1, -1).contiguous()
     return out.clamp(0.0, 1.0), std, evaluations
@@ -248,7 +249,8 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
             gray = to_gray(_denoise_and_upscale(models, given, job, size, None, last=False)[0].clamp(0.0, 1.0))
         luma = Gray(LUMA)
         observed = Observation(luma, luma(gray)) if job.consistency else None
-        rgb, std, evaluations = _render(models.get("colorize"), gray, size, job, progress, True, observed, gray=True)
+        rgb, std, evaluations = _render(models.get("colorize"), gray, size, job, progress, True, observed,
+                                       degradation=Degradation(gray=True))
         rgb = luma.project_valid(rgb, luma(gray))  # the luma is known exactly: keep it (range-null-space)
     else:
         rgb, std, evaluations = _denoise_and_upscale(models, given, job, size, progress)

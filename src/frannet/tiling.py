@@ -3,8 +3,9 @@
 The input is cut into tiles of ``tile`` x ``tile`` pixels. Each tile is encoded together with
 a margin that covers the encoder's receptive field and the decoder's sampling reach, so every
 feature the decoder reads inside the tile equals the one computed on the whole image. The
-global latent is computed once from the whole image and the scale condition is the whole
-image's, so each output pixel is decoded from exactly the same numbers as without tiling.
+global latent is computed once from the whole image and the condition is the whole image's
+(``Degradation.condition``), so each output pixel is decoded from exactly the same numbers as
+without tiling. This module knows the model only; the restorators render through it.
 Tile origins are multiples of 2^(levels-1), so the coarse maps line up with the whole image's.
 """
 
@@ -18,15 +19,16 @@ import torch
 
 from .config import ModelConfig
 from .coords import pixel_centers
+from .degradations import Degradation
 from .memory import DEFAULT_MAX_MEMORY, release_freed_memory
 from .models import Encoding, FranNet
-from .restorators.single_step import DEFAULT_CHUNK
 from .sampling import grid_coords
 
 # decode(encoding, positions (1, N, 2) in the tile's input pixels, output pixels (N, 2) as (row, col))
 Decode = Callable[[Encoding, torch.Tensor, torch.Tensor], torch.Tensor]
 
 DEFAULT_TILE = 512  # input pixels per tile side (about 100 MB per feature map with its margin)
+DEFAULT_CHUNK = 1 << 16  # output pixels decoded at once
 # The smallest tile a user may ask for. Each tile is encoded with a margin of 55 to 93 input pixels
 # (the bundled models), so smaller tiles spend most of their time on margins. Measured, x2 of a
 # 300x200 photo on one thread: 2 s in one tile, 8 s in tiles of 64, 21 s of 32, 88 s of 16.
@@ -129,7 +131,7 @@ class Tile:
         return pos[None], grid_coords(rows, self.cols)
 
 
-def tile_bands(cfg: ModelConfig, in_size: tuple[int, int], size: tuple[int, int], tile: int = DEFAULT_TILE,
+def tile_bands(cfg: ModelConfig, in_size: tuple[int, int], size: tuple[int, int], *, tile: int = DEFAULT_TILE,
                region: tuple[int, int, int, int] | None = None, block: int = 1) -> Iterator[list[Tile]]:
     """The tiles that cover ``region`` (x0, y0, x1, y1) of the output (default all), band by band:
     output tiles follow the input tiles, about tile * scale output pixels a side (a multiple of
@@ -148,18 +150,18 @@ def tile_bands(cfg: ModelConfig, in_size: tuple[int, int], size: tuple[int, int]
                for q0, q1 in _spans(x0, x1, step_x)]
 
 
-def tile_encoder(model: FranNet, lr: torch.Tensor, size: tuple[int, int], noise: float = 0.0,
-                 gray: bool = False) -> Callable[[Tile], Encoding]:
+def tile_encoder(model: FranNet, lr: torch.Tensor, size: tuple[int, int], *,
+                 degradation: Degradation = Degradation()) -> Callable[[Tile], Encoding]:
     """Encodes a tile's window of (3, h, w) or (1, 3, h, w) ``lr`` with the whole image's global
-    latent and scale condition, so its features equal the untiled ones."""
+    latent and condition (``degradation`` at the scale from the input's size to ``size``), so its
+    features equal the untiled ones."""
     lr = lr.unsqueeze(0) if lr.dim() == 3 else lr
-    (out_h, out_w), (h, w) = size, lr.shape[-2:]
-    scale = lr.new_tensor([[out_w / w, out_h / h, noise, float(gray)]])
+    condition = degradation.for_sizes(tuple(lr.shape[-2:]), size).condition(lr.dtype, lr.device)[None]
     latent = model.global_latent(lr)
 
     def encode(tile: Tile) -> Encoding:
         top, bottom, left, right = tile.window
-        return model.encode(lr[..., top:bottom, left:right], scale, latent=latent)
+        return model.encode(lr[..., top:bottom, left:right], condition, latent=latent)
 
     return encode
 
@@ -172,15 +174,15 @@ def _out_of_memory(exc: BaseException) -> bool:
 def tile_borders(cfg: ModelConfig, in_size: tuple[int, int], size: tuple[int, int],
                  tile: int = DEFAULT_TILE) -> tuple[list[int], list[int]]:
     """The output rows and columns where a tile other than the first begins (where a seam would show)."""
-    tiles = [t for band in tile_bands(cfg, in_size, size, tile) for t in band]
+    tiles = [t for band in tile_bands(cfg, in_size, size, tile=tile) for t in band]
     return sorted({t.rows.start for t in tiles} - {0}), sorted({t.cols.start for t in tiles} - {0})
 
 
 @torch.no_grad()
-def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
+def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], *,
+                 degradation: Degradation = Degradation(), tile: int = DEFAULT_TILE,
                  region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
-                 progress: Callable[[int], None] | None = None, noise: float = 0.0,
-                 gray: bool = False, decode: Decode | None = None,
+                 progress: Callable[[int], None] | None = None, decode: Decode | None = None,
                  channels: int = 3, block: int = 1) -> Iterator[tuple[int, torch.Tensor]]:
     """``render_tiled`` one band of output rows at a time, top to bottom: yields (first row,
     (channels, rows, width) band). Only one band and one encoded tile are held at once, so an
@@ -188,7 +190,7 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
     smaller tiles (the same values), down to the smallest aligned size."""
     in_size = tuple(lr.shape[-2:])
     x0, _, x1, _ = region or (0, 0, size[1], size[0])
-    encode = tile_encoder(model, lr, size, noise, gray)
+    encode = tile_encoder(model, lr, size, degradation=degradation)
     if decode is None:
         decode = lambda enc, pos, pixels: model.query_pixels(enc, pos)[0]  # noqa: E731
 
@@ -215,11 +217,11 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
                 progress(-done)
             # Any tile size gives the same values, so the tile is redone as four smaller ones.
             window = (t.cols.start, t.rows.start, t.cols.stop, t.rows.stop)
-            for sub_band in tile_bands(model.cfg, in_size, size, smaller, window, block):
+            for sub_band in tile_bands(model.cfg, in_size, size, tile=smaller, region=window, block=block):
                 for sub in sub_band:
                     fill(band, sub, smaller)
 
-    for band_tiles in tile_bands(model.cfg, in_size, size, tile, region, block):
+    for band_tiles in tile_bands(model.cfg, in_size, size, tile=tile, region=region, block=block):
         rows = band_tiles[0].rows
         band = lr.new_empty(channels, len(rows), x1 - x0)
         for t in band_tiles:
@@ -228,14 +230,15 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
         del band  # the consumer has it; holding it too would keep two bands alive while the next is filled
 
 
-def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: int = DEFAULT_TILE,
+def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], *,
+                 degradation: Degradation = Degradation(), tile: int = DEFAULT_TILE,
                  region: tuple[int, int, int, int] | None = None, chunk: int = DEFAULT_CHUNK,
-                 progress: Callable[[int], None] | None = None, noise: float = 0.0,
-                 gray: bool = False, decode: Decode | None = None, channels: int = 3,
+                 progress: Callable[[int], None] | None = None, decode: Decode | None = None, channels: int = 3,
                  block: int = 1) -> torch.Tensor:
     """Restore (3, h, w) ``lr`` to ``size`` = (H, W), one input tile at a time.
 
-    ``noise`` (input sigma, 0-255 scale) and ``gray`` are as for ``render``. ``decode`` turns a
+    ``degradation`` is what the input suffered besides the resize (its noise sigma, gray); the
+    scale is the sizes'. ``decode`` turns a
     chunk of points into (N, ``channels``) values (an iterative restorator's sampler); by default
     one query of the model.
     ``region`` = (x0, y0, x1, y1) renders only that window of the output (equal to the same
@@ -244,7 +247,8 @@ def render_tiled(model: FranNet, lr: torch.Tensor, size: tuple[int, int], tile: 
     """
     out_h, out_w = size
     x0, y0, x1, y1 = region or (0, 0, out_w, out_h)
-    bands = render_bands(model, lr, size, tile, region, chunk, progress, noise, gray, decode, channels, block)
+    bands = render_bands(model, lr, size, degradation=degradation, tile=tile, region=region, chunk=chunk,
+                         progress=progress, decode=decode, channels=channels, block=block)
     out = None
     for r0, band in bands:
         if out is None:

@@ -1,7 +1,7 @@
 """Training loop for FranNet super-resolution; reads top to bottom.
 
-A single-step model regresses the target colours; an iterative one (autoregressive, diffusion)
-regresses its interpolant's target at a random time per point (``restorators.iterative``).
+Every model regresses its interpolant's target (``objectives``): a single-step model the target
+colours, an iterative one (autoregressive, diffusion) its path's target at a random time per point.
 
     frannet train CONFIG.toml [--resume CKPT|DIR|auto]
     torchrun --nproc-per-node N -m frannet train CONFIG.toml --resume auto
@@ -27,12 +27,13 @@ from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_model, load_training, save_training
 from .config import ConfigError, TrainConfig
-from .data import load_images, sample_batch
+from .data import load_images, training_batch
+from .degradations import validation_degradations
 from .distributed import Distributed
 from .evaluate import validate
 from .models import FranNet
 from .models.encoder import deepen
-from .restorators.iterative import training_noise, training_pair
+from .objectives import loss as objective
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -150,7 +151,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
                          exclude=cfg.data.exclude, training=True)
     val_images = load_images(cfg.data.val) if cfg.data.val and dist.is_main else []
     share = cfg.batch // dist.world
-    mine = range(dist.rank * share, (dist.rank + 1) * share)  # this rank's samples of each batch
+    mine = range(dist.rank * share, (dist.rank + 1) * share)  # this rank's examples of each batch
     log = None
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -168,14 +169,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         loss_sum = 0.0
         micro = _micro_batches(mine, cfg.micro_batch)
         for i, part in enumerate(micro):
-            batch = sample_batch(images, cfg.data, cfg.seed, step, part).to(dist.device)
-            inputs, want = (batch.lr, batch.degradation, batch.points), batch.target
-            if cfg.model.iterative:
-                x_t, t, want = training_pair(cfg.model, batch, [training_noise(cfg.seed, step, j) for j in part])
-                inputs += (x_t, t)
+            batch = training_batch(images, cfg.data, cfg.seed, step, part).to(dist.device)
             with dist.no_sync(net, skip=i < len(micro) - 1):  # all-reduce once, after the last part
-                error = net(*inputs) - want
-                loss = (error.abs() if cfg.loss == "l1" else error.square()).mean() * (len(part) / share)
+                loss = objective(net, batch, norm=cfg.loss) * (len(part) / share)
                 loss.backward()
             loss_sum += loss.item()
         if cfg.grad_clip > 0:
@@ -194,8 +190,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
             for old in sorted(out.glob("ckpt_*.safetensors"))[: -cfg.keep]:
                 old.unlink()
         if val_images and (step % cfg.val_every == 0 or step == cfg.steps):
-            record["val"] = validate(ema, val_images, cfg.data.val_scales, cfg.data.val_crop,
-                                     cfg.data.val_noise, cfg.data.val_gray)
+            record["val"] = validate(ema, val_images, validation_degradations(cfg.data), crop=cfg.data.val_crop)
             bar.write(f"step {step}: " + "  ".join(f"{k}: {v['model']:.2f} dB (baseline {v['bicubic']:.2f})"
                                                    for k, v in record["val"].items()))
         if step % 10 == 0 or "val" in record:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .models.sampling import bicubic_window
+from .models.lookup import bicubic_window
 
 HIDDEN = 1e-3  # below this alpha a pixel's colour is not seen: it is replaced
 BAND_ROWS = 512  # full-size rows handled at once, so filling holds no full-size temporaries

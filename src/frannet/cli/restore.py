@@ -190,7 +190,7 @@ class _Restorer:
 
 def _sampling(args, single_output: bool):
     """The iterative restorators' options from the command line."""
-    from ..restorators.iterative import Sampling
+    from ..restorators import Sampling
 
     if args.uncertainty and not single_output:
         raise UsageError("--uncertainty writes one map: give a single input image")
@@ -210,7 +210,7 @@ def _write_uncertainty(path: str, result) -> None:
 
 def _report_evaluations(args, result, sampling, cfg) -> None:
     """Print the decoder evaluations against uniform steps; write the steps map if asked."""
-    from ..restorators.iterative import transitions
+    from ..restorators import transitions
     from ..uncertainty import write_heatmap
 
     if result.evaluations is None:
@@ -226,7 +226,7 @@ def _report_evaluations(args, result, sampling, cfg) -> None:
 
 def _add_sampling_options(p: argparse.ArgumentParser) -> None:
     from ..config import RESTORATORS
-    from ..restorators.iterative import DEFAULT_ADAPTIVE, DEFAULT_STEPS, Sampling
+    from ..restorators import DEFAULT_ADAPTIVE, DEFAULT_STEPS, Sampling
 
     diffusion_steps, diffusion_adaptive = DEFAULT_STEPS["diffusion"], DEFAULT_ADAPTIVE["diffusion"]
     g = p.add_argument_group("iterative restorators (diffusion runs the bundled frannet-diffusion unless --model is "

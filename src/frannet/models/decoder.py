@@ -1,12 +1,12 @@
 """NeRF-like coordinate decoder.
 
 For a query point p the first layer sees, summed,
-  * the feature maps sampled at p, each projected to the hidden width,
+  * the feature maps looked up at p, each projected to the hidden width,
   * Fourier features of both coordinates (x and y) measured in input pixels,
   * the global latent and the condition (the scale per axis; noise level and gray flag if tunable),
   * for an iterative model, the current value x_t (3 numbers) and sinusoidal features of the time t.
-Projection commutes with bilinear sampling, so each map is projected once per image by a
-1x1 convolution at the input resolution and only ``hidden`` channels are sampled per point:
+Projection commutes with bilinear interpolation, so each map is projected once per image by a
+1x1 convolution at the input resolution and only ``hidden`` channels are looked up per point:
 the per-point cost does not grow with the encoder width. The coordinate features use whole
 frequencies of the position in input pixels, which are periodic on the input grid and so
 continuous everywhere: the output has no seams at input pixel borders.
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from .sampling import sample_bilinear
+from .lookup import bilinear_lookup
 
 TIME_BANDS = 4  # sin/cos of pi * 2^k * t, k = 0..3: from the whole path down to 1/8 of it
 
@@ -31,7 +31,8 @@ def condition_dims(cfg: ModelConfig) -> int:
 
 
 def condition(degradation: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
-    """(B, 4) degradations (sx, sy, sigma on the 0-255 scale, gray 0/1) to condition vectors.
+    """(B, 4) condition rows (``Degradation.condition``: sx, sy, sigma on the 0-255 scale, gray
+    0/1) to condition vectors.
 
     (B, 2) scales alone mean clean colour inputs. A model that is not tunable refuses noise
     or gray inputs rather than silently ignoring them.
@@ -109,6 +110,6 @@ class CoordinateDecoder(nn.Module):
             h = h + self.state(torch.cat([x_t, time_features(t.to(x_t.dtype).expand(*x_t.shape[:-1], 1))], dim=-1))
         for level, m in enumerate(projected):
             # Pixel j of level l covers input pixels [j * 2^l, (j + 1) * 2^l): its centre is at
-            # (j + 0.5) * 2^l. A crop whose origin is a multiple of 2^l samples the same values.
-            h += sample_bilinear(m, pos / (1 << level) - 0.5)
+            # (j + 0.5) * 2^l. A crop whose origin is a multiple of 2^l reads the same values.
+            h += bilinear_lookup(m, pos / (1 << level) - 0.5)
         return self.mlp(F.relu_(h))

@@ -92,7 +92,7 @@ class Encoder(nn.Module):
 
     def project_full(self, trunk: torch.Tensor, project: nn.Conv2d, size: tuple[int, int]) -> torch.Tensor:
         """``project`` of the unshuffled trunk's full-resolution map, cropped to ``size``, as
-        (B, H, W, out) channels-last: what the decoder samples at level 0.
+        (B, H, W, out) channels-last: what the decoder looks up at level 0.
 
         The map would be ``pixel_shuffle(expand(trunk))``. Both 1x1 convolutions are linear and
         the shuffle only moves values, so they compose into one 1x1 convolution at the trunk's

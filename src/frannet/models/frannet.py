@@ -10,7 +10,7 @@ from torch import nn
 from ..config import ModelConfig
 from .decoder import CoordinateDecoder, condition, condition_dims
 from .encoder import Encoder, GlobalEncoder
-from .sampling import sample_bicubic
+from .lookup import bicubic_lookup
 
 
 @dataclass
@@ -36,9 +36,10 @@ class FranNet(nn.Module):
         self.decoder = CoordinateDecoder(cfg)
 
     def encode(self, lr: torch.Tensor, degradation: torch.Tensor, latent: torch.Tensor | None = None) -> Encoding:
-        """``degradation`` is (B, 2) output/input size per axis (sx, sy), or (B, 4) with the
-        input's noise sigma (0-255 scale) and a gray flag added; ``latent`` overrides the
-        global latent (tiling passes the whole image's)."""
+        """``degradation`` is (B, 4) condition rows (``degradations.Degradation.condition``:
+        output/input size per axis (sx, sy), the input's noise sigma (0-255 scale), a gray flag),
+        or (B, 2) scales alone; ``latent`` overrides the global latent (tiling passes the whole
+        image's)."""
         cond = condition(degradation, self.cfg)
         maps = self.encoder(lr, cond)
         if latent is None:
@@ -68,6 +69,7 @@ class FranNet(nn.Module):
 
         An iterative model instead returns its interpolant's target for the current values
         ``x_t`` (B, N, 3) at times ``t`` (B, N) or a number, in its residual space (see ``base``).
+        Without ``x_t`` (a single-step model's Constant interpolant has no state), ``t`` is not read.
         """
         pos = pos.double()
         if x_t is None:  # the decoder refuses this if it is iterative, and x_t if it is not
@@ -78,7 +80,18 @@ class FranNet(nn.Module):
     @staticmethod
     def base(enc: Encoding, pos: torch.Tensor) -> torch.Tensor:
         """The bicubic upscaling of the input at ``pos`` (input pixels): what residuals are over."""
-        return sample_bicubic(enc.lr, pos.double() - 0.5)
+        return bicubic_lookup(enc.lr, pos.double() - 0.5)
+
+    def answer(self, lr: torch.Tensor, points: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:
+        """``colours`` (B, N, 3) at ``points`` (B, N, 2) in [0, 1]^2 of (B, 3, h, w) ``lr`` in the
+        space this model predicts: the colours themselves for a single-step model, an iterative
+        one's residuals over the bicubic base, scaled by ``residual_scale`` (see ``query_pixels``)."""
+        if not self.cfg.iterative:
+            return colours
+        h, w = lr.shape[-2:]
+        pos = points.double() * torch.tensor([w, h], dtype=torch.float64, device=points.device)
+        base = bicubic_lookup(lr.permute(0, 2, 3, 1).contiguous(), pos - 0.5)
+        return (colours - base) * self.cfg.residual_scale
 
     def forward(self, lr: torch.Tensor, degradation: torch.Tensor, points: torch.Tensor,
                 x_t: torch.Tensor | None = None, t: torch.Tensor | None = None) -> torch.Tensor:

@@ -17,8 +17,8 @@ import torch
 
 from ..models import FranNet
 from ..noise_estimate import immerkaer
-from ..sampling import Diffusion, ddim_step, keyed_normal, timesteps, walk_step
-from .iterative import STEP_KEYS, Sampling, interpolant, summarize
+from ..sampling import Diffusion, ddim_step, timesteps, walk_step
+from .common import Sampling, interpolant, keyed_noise, summarize, x0_range
 
 
 def _edges(start: int, length: int, side: int) -> list[int]:
@@ -62,7 +62,7 @@ def sample_adaptive(model: FranNet, enc, pos: torch.Tensor, pixels: torch.Tensor
     owner = torch.cat([tile_of + k * len(tiles) for k in range(count)])  # the (sample, tile) of each state row
 
     def noise(step: int) -> torch.Tensor:  # as in sample_pixels: keyed (seed, sample, step, pixel)
-        return torch.cat([keyed_normal(sampling.seed, k * STEP_KEYS + step, pixels) for k in range(count)]).to(base)
+        return keyed_noise(sampling, pixels, step).to(base)
 
     x = noise(0)
     out, x0_prev = torch.empty_like(x), torch.zeros_like(x)
@@ -71,7 +71,7 @@ def sample_adaptive(model: FranNet, enc, pos: torch.Tensor, pixels: torch.Tensor
     active = torch.arange(x.shape[0])
     diffusion = isinstance(interp, Diffusion)
     if diffusion:  # x0 estimates are clipped to the residuals of valid colours, as in sample_pixels
-        low, high = (-base * cfg.residual_scale).repeat(count, 1), ((1 - base) * cfg.residual_scale).repeat(count, 1)
+        low, high = x0_range(cfg, base, count)
         ts = timesteps(interp.schedule.steps, sampling.steps, sampling.skip)
         steps = list(zip(ts[:-1], ts[1:]))
     else:
@@ -84,7 +84,7 @@ def sample_adaptive(model: FranNet, enc, pos: torch.Tensor, pixels: torch.Tensor
 
         if diffusion:
             x[idx], x0 = ddim_step(model_fn, interp, x[idx], *step, lambda t, like: noise(t)[idx],
-                                   sampling.eta, clip=(low[idx], high[idx]))
+                                   eta=sampling.eta, clip=(low[idx], high[idx]))
             kept = x0
         else:
             move, x0 = walk_step(model_fn, x[idx], i, sampling.steps)

@@ -34,11 +34,12 @@ from dataclasses import dataclass
 import torch
 
 from ..consistency import Operator
+from ..degradations import Degradation
 from ..models import FranNet
-from ..models.sampling import bicubic_window
-from ..sampling import Diffusion, ddim, grid_coords, keyed_normal, walk
+from ..models.lookup import bicubic_window
+from ..sampling import Diffusion, ddim, grid_coords, walk
 from ..tiling import tile_bands, tile_encoder
-from .iterative import STEP_KEYS, Sampling, interpolant, transitions
+from .common import Sampling, interpolant, keyed_noise, transitions
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,8 @@ def _bicubic_base(lr: torch.Tensor, size: tuple[int, int], rows_at_once: int) ->
 
 @torch.no_grad()
 def render_consistent(model: FranNet, lr: torch.Tensor, size: tuple[int, int], sampling: Sampling,
-                      observation: Observation, tile: int, chunk: int, progress=None, noise: float = 0.0,
-                      gray: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                      observation: Observation, *, tile: int, chunk: int, progress=None,
+                      degradation: Degradation = Degradation()) -> tuple[torch.Tensor, torch.Tensor]:
     """``render_iterative`` (same arguments) with every step's estimate projected onto
     ``observation``: the mean and std of the samples, (3, H, W) each; every sample satisfies
     A x = y before any clipping (up to y's noise, if ``observation.sigma``). ``progress`` gets fractions of output pixels (each step's share)."""
@@ -79,8 +80,8 @@ def render_consistent(model: FranNet, lr: torch.Tensor, size: tuple[int, int], s
     per_chunk = max(1, chunk // count)  # output pixels per model call, over all samples
     band_rows = max(1, per_chunk // out_w)
     base = _bicubic_base(lr, size, band_rows)
-    tiles = [t for band in tile_bands(cfg, in_size, size, tile) for t in band]
-    encode = tile_encoder(model, lr, size, noise, gray)
+    tiles = [t for band in tile_bands(cfg, in_size, size, tile=tile) for t in band]
+    encode = tile_encoder(model, lr, size, degradation=degradation)
     kept = encode(tiles[0]) if len(tiles) == 1 else None
     evaluations = transitions(cfg, sampling)
 
@@ -102,8 +103,7 @@ def render_consistent(model: FranNet, lr: torch.Tensor, size: tuple[int, int], s
 
     def keyed(step: int, like: torch.Tensor) -> torch.Tensor:  # sample k's noise keyed (seed, k, step, pixel)
         bands = [grid_coords(range(r0, min(out_h, r0 + band_rows)), range(out_w)) for r0 in range(0, out_h, band_rows)]
-        return torch.cat([keyed_normal(sampling.seed, k * STEP_KEYS + step, pixels)
-                          for k in range(count) for pixels in bands]).to(like)
+        return keyed_noise(sampling, torch.cat(bands), step).to(like)
 
     def to_colour(x):
         return base + x.view(count, out_h, out_w, 3).permute(0, 3, 1, 2) / cfg.residual_scale

@@ -1,8 +1,9 @@
 """Interpolants x_t = a(t) x0 + b(t) x1 between the answer x0 and a source x1.
 
 Each gives the training pair (x_t and what the model should predict) and inverts a
-prediction back into (x0, x1) estimates. They unify FranNet's three restorators:
-  * Constant: t = 0, x1 = 0, predict x0 (single step);
+prediction back into (x0, x1) estimates. They unify FranNet's three restorators' training
+(``objectives``):
+  * Constant: no path, predict x0 outright (single step: the decoder reads no x_t, so it is None);
   * Direction: x_t = (1 - t) x0 + t x1, predict x0 - x_t (autoregressive walk);
   * Diffusion: x_t = sqrt(abar) x0 + sqrt(1 - abar) eps, predict eps or v.
 Times are continuous in [0, 1]; diffusion maps them to a schedule's table.
@@ -19,11 +20,13 @@ from .schedules import Schedule
 
 @dataclass(frozen=True)
 class Constant:
+    """A single-step model's: there is no state to read (x_t is None) and the target is x0 itself."""
+
     def train_pair(self, x0, t, x1):
-        return torch.zeros_like(x0), x0
+        return None, x0
 
     def solve(self, x_t, t, pred):
-        return pred, torch.zeros_like(pred)
+        return pred, None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ``model_fn(x, t)`` returns the interpolant's prediction for values x at time t in [0, 1].
 ``noise(step, like)`` returns standard normal values shaped like ``like`` for the given step
 (``torch_noise(generator)`` wraps a torch.Generator; restorators pass coordinate-keyed noise).
-``callback(step_index, x, x0)``, if given, sees every step. ``project(x0, weight)``, if given,
+``project(x0, weight)``, if given,
 replaces each step's clean estimate before the step is taken: DDNM's range-null-space projection
 onto an observation, x0 + weight A+(y - A x0) (diffusion keeps the predicted noise). With a
 noisy observation, ``sigma_y`` (its noise std in x0's units) makes the weight DDNM+'s
@@ -73,8 +73,8 @@ def _estimates(model_fn, interp: Diffusion, x, t: int, clip, project_noise, proj
     return x0, eps
 
 
-def ddpm(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, callback=None, clip=None,
-         project_noise: bool = False, project=None) -> torch.Tensor:
+def ddpm(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, *, clip=None, project_noise: bool = False,
+         project=None) -> torch.Tensor:
     """Ancestral sampling through every step of the schedule (Ho et al.); ``project`` is always
     weighted 1 (no DDNM+)."""
     ab = interp.schedule.alpha_bar
@@ -85,12 +85,10 @@ def ddpm(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, callback=No
         mean = (a_prev**0.5 * beta / (1 - a_t)) * x0 + ((1 - beta) ** 0.5 * (1 - a_prev) / (1 - a_t)) * x
         var = beta * (1 - a_prev) / (1 - a_t)
         x = mean + var**0.5 * noise(t, x)
-        if callback is not None:
-            callback(t, x, x0)
     return x
 
 
-def ddim_step(model_fn, interp: Diffusion, x: torch.Tensor, t: int, t_prev: int, noise: Noise, eta: float = 0.0,
+def ddim_step(model_fn, interp: Diffusion, x: torch.Tensor, t: int, t_prev: int, noise: Noise, *, eta: float = 0.0,
               clip=None, project_noise: bool = False, project=None,
               sigma_y: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """One DDIM transition from integer time t to t_prev: (the new x, this step's clean estimate x0).
@@ -111,19 +109,18 @@ def ddim_step(model_fn, interp: Diffusion, x: torch.Tensor, t: int, t_prev: int,
     return a_prev**0.5 * x0 + (keep * c) * eps + (keep * sigma) * noise(t, x), x0
 
 
-def ddim(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, steps: int, eta: float = 0.0,
-         skip: str = "uniform", clip=None, project_noise: bool = False, callback=None, project=None,
+def ddim(model_fn, x: torch.Tensor, interp: Diffusion, noise: Noise, *, steps: int, eta: float = 0.0,
+         skip: str = "uniform", clip=None, project_noise: bool = False, project=None,
          sigma_y: float = 0.0) -> torch.Tensor:
     """DDIM (Song et al.) over ``steps`` transitions; eta = 1 on the full schedule is DDPM."""
     ts = timesteps(interp.schedule.steps, steps, skip)
     for t, t_prev in zip(ts[:-1], ts[1:]):
-        x, x0 = ddim_step(model_fn, interp, x, t, t_prev, noise, eta, clip, project_noise, project, sigma_y)
-        if callback is not None:
-            callback(t, x, x0)
+        x, _ = ddim_step(model_fn, interp, x, t, t_prev, noise, eta=eta, clip=clip, project_noise=project_noise,
+                         project=project, sigma_y=sigma_y)
     return x
 
 
-def walk_step(model_fn, x: torch.Tensor, k: int, steps: int, interp: Direction = Direction(),
+def walk_step(model_fn, x: torch.Tensor, k: int, steps: int, *, interp: Direction = Direction(),
               project=None, sigma_y: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Step k of ``steps`` of the walk at values x: (the move to add to x, the clean estimate x0).
     The walk injects no noise, so DDNM+ only weights the projection: x_next = (1 - t_next) x0 +
@@ -135,8 +132,8 @@ def walk_step(model_fn, x: torch.Tensor, k: int, steps: int, interp: Direction =
     return (1 - t_next / t) * d, interp.solve(x, t, d)[0]
 
 
-def walk(model_fn, x: torch.Tensor, steps: int, tol: float = 0.0, callback=None,
-         interp: Direction = Direction(), project=None, sigma_y: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def walk(model_fn, x: torch.Tensor, steps: int, *, tol: float = 0.0, interp: Direction = Direction(), project=None,
+         sigma_y: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Autoregressive walk from a source toward x0 along the Direction interpolant.
 
     At t_k = 1 - k/steps the model predicts d = x0 - x; stepping to t_{k+1} moves x by
@@ -149,11 +146,10 @@ def walk(model_fn, x: torch.Tensor, steps: int, tol: float = 0.0, callback=None,
     active = torch.arange(x.shape[0], device=x.device)
     evals = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
     for k in range(steps):
-        move, x0 = walk_step(lambda v, t: model_fn(v, t, active), x[active], k, steps, interp, project, sigma_y)
+        move, _ = walk_step(lambda v, t: model_fn(v, t, active), x[active], k, steps, interp=interp, project=project,
+                            sigma_y=sigma_y)
         x[active] += move
         evals[active] += 1
-        if callback is not None:
-            callback(k, x, x0)
         if tol > 0:
             active = active[move.abs().amax(dim=-1) >= tol]
             if active.numel() == 0:

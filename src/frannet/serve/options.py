@@ -7,7 +7,7 @@ from typing import Mapping
 from ..api import output_size
 from ..parsing import parse_noise, parse_scale, parse_size
 from ..pipeline import Job
-from ..restorators.iterative import DEFAULT_STEPS, Sampling
+from ..restorators import DEFAULT_STEPS, Sampling
 
 TASKS = {"upscale": "Upscale", "denoise": "Denoise", "colorize": "Colorize", "all": "All at once"}
 # The CLI's --restorator names. "iterative": takes steps and samples; "tasks": the ones it can do

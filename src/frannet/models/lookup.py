@@ -1,4 +1,4 @@
-"""Sampling channels-last maps at continuous positions, with float64 position arithmetic.
+"""Looking up channels-last maps at continuous positions, with float64 position arithmetic.
 
 Maps are (B, H, W, C); positions (B, N, 2) are (x, y) in pixel units of the map, pixel j's
 centre at j. Out-of-range positions clamp to the border: the results match
@@ -29,7 +29,7 @@ def _weighted_taps(img: torch.Tensor, ys: list[torch.Tensor], xs: list[torch.Ten
     return out.reshape(b, n, c)
 
 
-def sample_bilinear(img: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+def bilinear_lookup(img: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     h, w = img.shape[1:3]
     x = pos[..., 0].clamp(0, w - 1)
     y = pos[..., 1].clamp(0, h - 1)
@@ -54,8 +54,8 @@ def _cubic_weights(t: torch.Tensor) -> list[torch.Tensor]:
     return [far(t + 1), near(t), near(1 - t), far(2 - t)]
 
 
-def sample_bicubic(img: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-    """Like ``sample_bilinear`` with 4x4 taps; each tap clamps to the border."""
+def bicubic_lookup(img: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Like ``bilinear_lookup`` with 4x4 taps; each tap clamps to the border."""
     h, w = img.shape[1:3]
     x0, y0 = pos[..., 0].floor(), pos[..., 1].floor()
     wx, wy = _cubic_weights(pos[..., 0] - x0), _cubic_weights(pos[..., 1] - y0)
@@ -74,5 +74,5 @@ def bicubic_window(image: torch.Tensor, size: tuple[int, int], rows: slice | Non
     (out_h, out_w), (c, h, w) = size, image.shape
     rows, cols = rows or slice(0, out_h), cols or slice(0, out_w)
     pos = pixel_centers(out_h, out_w, rows, cols, dtype=torch.float64) * torch.tensor([w, h], dtype=torch.float64)
-    values = sample_bicubic(image.permute(1, 2, 0)[None].contiguous(), pos[None] - 0.5)[0]
+    values = bicubic_lookup(image.permute(1, 2, 0)[None].contiguous(), pos[None] - 0.5)[0]
     return values.T.reshape(c, rows.stop - rows.start, cols.stop - cols.start).to(image.dtype)
