@@ -76,16 +76,17 @@ def _photo(h: int = 40, w: int = 52, seed: int = 0) -> torch.Tensor:
     return torch.rand(3, h, w, generator=torch.Generator().manual_seed(seed))
 
 
-def test_the_condition_row_is_scale_per_axis_noise_and_gray():
+def test_the_condition_row_is_scale_per_axis_noise_gray_and_jpeg_level():
     row = Degradation(sigma=25.0, gray=True, jpeg=40).for_sizes((10, 20), (35, 50)).condition()
-    assert torch.equal(row, torch.tensor([50 / 20, 35 / 10, 25.0, 1.0]))  # JPEG is not in the row (yet)
+    assert torch.equal(row, torch.tensor([50 / 20, 35 / 10, 25.0, 1.0, 60 / 90]))
     assert Degradation().condition(torch.float64).dtype == torch.float64
-    assert torch.equal(Degradation(sx=2.0, sy=3.0).condition(), torch.tensor([2.0, 3.0, 0.0, 0.0]))
+    assert torch.equal(Degradation(sx=2.0, sy=3.0).condition(), torch.tensor([2.0, 3.0, 0.0, 0.0, 0.0]))
+    assert Degradation(jpeg=100).condition()[4] == 0 and Degradation(jpeg=5).condition()[4] == 1  # clipped
 
 
 def test_degradations_are_validated():
     for bad in (dict(sx=0.0), dict(sy=float("nan")), dict(sigma=-1.0), dict(sigma=float("inf")), dict(gray=1),
-                dict(jpeg=0), dict(jpeg=101), dict(jpeg=50.0), dict(jpeg=True)):
+                dict(jpeg=0), dict(jpeg=101), dict(jpeg=50.0), dict(jpeg=True), dict(jpeg_before=50)):
         with pytest.raises(ValueError):
             Degradation(**bad)
     with pytest.raises(ValueError, match="generator"):

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from frannet.checkpoint import load_model, load_training
-from frannet.config import ConfigError, TrainConfig
+from frannet.config import ConfigError, DataConfig, TrainConfig
 from frannet.data import list_images, load_images, training_batch
 from frannet.train import learning_rate, train
 
@@ -153,3 +153,41 @@ def test_a_deeper_model_starts_from_a_shallower_one_unchanged(unshuffle):
     with pytest.raises(ConfigError, match="init"):  # deeper, but also wider: refused
         _start_from(FranNet(dataclasses.replace(deep_cfg, channels=16)), shallow,
                     TrainConfig.from_dict({"init": "shallow", "model": dataclasses.asdict(dataclasses.replace(deep_cfg, channels=16))}))
+
+
+@pytest.mark.parametrize("tunable", [False, True])
+def test_a_jpeg_aware_model_starts_from_one_told_less_unchanged(tunable):
+    import dataclasses
+
+    from frannet import FranNet
+    from frannet.train import _start_from
+
+    from tiny import tiny_model
+
+    plain = tiny_model(tunable=tunable)
+    aware_cfg = dataclasses.replace(plain.cfg, tunable=True, jpeg=True)
+    aware = FranNet(aware_cfg)
+    _start_from(aware, plain, TrainConfig.from_dict({"init": "plain", "model": dataclasses.asdict(aware_cfg)}))
+    lr, points = torch.rand(2, 3, 13, 10), torch.rand(2, 50, 2)
+    told = torch.tensor([[2.0, 2.0, 0.0, 0.0], [3.0, 2.5, 0.0, 0.0]])
+    if tunable:
+        told[1, 2:] = torch.tensor([30.0, 1.0])
+    with_jpeg = torch.cat([told, torch.tensor([[0.0], [0.7]])], dim=1)  # the new entry is read with zero weights
+    torch.testing.assert_close(aware.eval()(lr, with_jpeg, points), plain(lr, told, points), rtol=0, atol=1e-6)
+    with pytest.raises(ConfigError, match="told less"):
+        _start_from(FranNet(plain.cfg), aware, TrainConfig.from_dict({"init": "aware", "model": dataclasses.asdict(plain.cfg)}))
+
+
+def test_jpeg_examples_are_saved_at_the_drawn_quality(image_folder):
+    import numpy as np
+
+    from frannet.jpeg_quality import quality_from_pixels
+
+    cfg = DataConfig(train=(str(image_folder / "train"),), patch=32, min_scale=1.0, max_scale=1.0, target_points=16,
+                     jpeg_share=1.0, jpeg_quality=(30, 30), jpeg_full_chroma=0.0, jpeg_twice=0.0)
+    batch = training_batch(load_images(cfg.train), cfg, 0, 0, range(3))
+    assert torch.allclose(batch.degradation[:, 4], torch.tensor(70 / 90))
+    for lr in batch.lr:
+        assert quality_from_pixels(np.round(lr.permute(1, 2, 0).numpy() * 255)) == 30  # the real encoder's grid
+    plain = DataConfig(**{**cfg.__dict__, "jpeg_share": 0.0})
+    assert (training_batch(load_images(cfg.train), plain, 0, 0, range(3)).degradation[:, 4] == 0).all()

@@ -64,7 +64,8 @@ def _summary(batch: Batch) -> list[dict]:
     rows = []
     for i in range(batch.lr.shape[0]):
         lr, points, target = batch.lr[i].double(), batch.points[i].double(), batch.target[i].double()
-        rows.append({"degradation": batch.degradation[i].tolist(),
+        assert batch.degradation[i, 4] == 0  # these recipes save no JPEGs (the row's fifth entry)
+        rows.append({"degradation": batch.degradation[i, :4].tolist(),
                      "lr_sum": float(lr.sum()), "lr_square_sum": float(lr.square().sum()),
                      "lr_values": lr.flatten()[::37].tolist(),
                      "points_sum": float(points.sum()), "points_first": points[:2].flatten().tolist(),

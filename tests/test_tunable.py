@@ -18,7 +18,7 @@ def test_noisy_gray_photo_examples(image_folder):
     cfg = DataConfig(train=(str(image_folder / "train"),), patch=16, min_scale=1.0, max_scale=1.0,
                      target_points=256, noise=(25.0, 25.0), gray_photos=1.0)
     batch = training_batch(load_images(cfg.train), cfg, 0, 0, range(4))
-    assert (batch.degradation == torch.tensor([1.0, 1.0, 25.0, 0.0])).all()
+    assert (batch.degradation == torch.tensor([1.0, 1.0, 25.0, 0.0, 0.0])).all()
     cols, rows = (batch.points[..., 0] * 16).long(), (batch.points[..., 1] * 16).long()
     noise = torch.stack([batch.lr[i][:, rows[i], cols[i]] - batch.target[i].T for i in range(4)])
     assert noise.std().item() == pytest.approx(25 / 255, rel=0.15)

@@ -68,6 +68,7 @@ class ModelConfig:
     max_scale: float = 4.0        # scale condition is clamped here (training range)
     tunable: bool = False         # conditioned on noise level and gray input (denoise / colorize)
     max_noise: float = 75.0       # noise condition is sigma / max_noise (0-255 scale)
+    jpeg: bool = False            # tunable and also conditioned on the input's JPEG quality
     unshuffle: int = 1            # 2: the trunk runs on 2x2 pixel blocks (FFDNet-style, ~4x cheaper)
     # How the decoder becomes an image (see restorators/): "single" predicts the colour in one
     # query; "autoregressive" and "diffusion" also read the current value x_t and time t and
@@ -86,6 +87,7 @@ class ModelConfig:
         _check(self.max_scale >= 1.0, "max_scale must be >= 1")
         _check(isinstance(self.tunable, bool), "tunable must be true or false")
         _check(self.max_noise > 0, "max_noise must be > 0")
+        _check(isinstance(self.jpeg, bool) and (self.tunable or not self.jpeg), "jpeg needs tunable = true")
         _check(self.unshuffle in (1, 2), "unshuffle must be 1 or 2")
         _check(self.unshuffle == 1 or self.levels >= 2, "unshuffle = 2 needs levels >= 2")
         _check(self.restorator in RESTORATORS, f"restorator must be one of {', '.join(RESTORATORS)}")
@@ -125,6 +127,11 @@ class DataConfig:
     val_scales: tuple[float, ...] = (2.0, 4.0)
     val_noise: tuple[float, ...] = (0.0,)  # validation noise levels (sigma, 0-255)
     val_gray: bool = False            # validation inputs are gray (colorization)
+    jpeg_share: float = 0.0           # share of examples whose input is saved as a JPEG, then:
+    jpeg_quality: tuple[int, int] = (10, 95)  # its quality, uniform in this range (libjpeg's scale)
+    jpeg_full_chroma: float = 0.25    # share of those kept at 4:4:4 (the rest 4:2:0, cameras' usual)
+    jpeg_twice: float = 0.1           # share of those compressed before too, at a quality from the same range
+    val_jpeg: tuple[int, ...] = ()    # validation also measures inputs saved at these qualities
     val_crop: int = 256               # validation uses a centre crop of each photo
 
     def __post_init__(self):
@@ -140,6 +147,11 @@ class DataConfig:
         _check(0.0 <= self.noise_focus_share <= 1.0, "noise_focus_share must be in [0, 1]")
         _check(0.0 <= self.gray_input <= 1.0 and 0.0 <= self.gray_photos <= 1.0, "gray_input and gray_photos must be in [0, 1]")
         _check(all(s >= 0 for s in self.val_noise) and len(self.val_noise) >= 1, "val_noise needs levels >= 0")
+        _check(all(0.0 <= getattr(self, n) <= 1.0 for n in ("jpeg_share", "jpeg_full_chroma", "jpeg_twice")),
+               "jpeg_share, jpeg_full_chroma and jpeg_twice must be in [0, 1]")
+        _check(len(self.jpeg_quality) == 2 and 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100
+               and all(isinstance(q, int) for q in self.jpeg_quality), "jpeg_quality must be [low, high] in 1-100")
+        _check(all(isinstance(q, int) and 1 <= q <= 100 for q in self.val_jpeg), "val_jpeg needs qualities in 1-100")
 
 
 @dataclass(frozen=True)

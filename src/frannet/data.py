@@ -23,7 +23,7 @@ from .io import IMAGE_SUFFIXES, read_image
 @dataclass
 class Batch:
     lr: torch.Tensor           # (B, 3, P, P) degraded input
-    degradation: torch.Tensor  # (B, 4) each example's condition row (``Degradation.condition``)
+    degradation: torch.Tensor  # (B, 5) each example's condition row (``Degradation.condition``)
     points: torch.Tensor       # (B, N, 2) target pixel centres in [0, 1]^2
     target: torch.Tensor       # (B, N, 3) target colours
     objective_seeds: tuple[int, ...] = ()  # each example's seed for the objective's draws (``objectives``)

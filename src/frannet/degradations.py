@@ -142,32 +142,41 @@ def quantize(img: torch.Tensor, bits: int = 8) -> torch.Tensor:
     return torch.round(img.clamp(0.0, 1.0) * levels) / levels
 
 
-def jpeg_round_trip(img: torch.Tensor, quality: int, gray: bool = False) -> torch.Tensor:
+def jpeg_round_trip(img: torch.Tensor, quality: int, gray: bool = False, full_chroma: bool = False) -> torch.Tensor:
     """(3, H, W) ``img`` saved as an 8-bit JPEG of ``quality`` by Pillow and read back (a real
-    encoder's blocks, ringing and, in colour, chroma subsampling); ``gray`` encodes one plane."""
+    encoder's blocks, ringing and, in colour, chroma at half resolution unless ``full_chroma``);
+    ``gray`` encodes one plane."""
     pixels = torch.round(img.clamp(0.0, 1.0) * 255.0).to(torch.uint8)
     picture = (Image.fromarray(pixels[0].numpy(), "L") if gray
                else Image.fromarray(pixels.permute(1, 2, 0).contiguous().numpy(), "RGB"))
     encoded = BytesIO()
-    picture.save(encoded, format="JPEG", quality=quality)
+    picture.save(encoded, format="JPEG", quality=quality, subsampling=0 if full_chroma else 2)
     decoded = np.asarray(Image.open(encoded).convert("RGB"))
     return torch.from_numpy(decoded.copy()).permute(2, 0, 1).to(img.dtype) / 255.0
+
+
+def jpeg_level(quality: int | None) -> float:
+    """A JPEG quality as the models read it: 0 for none (or 100), rising to 1 at quality 10."""
+    return 0.0 if quality is None else min(1.0, (100 - quality) / 90)
 
 
 @dataclass(frozen=True)
 class Degradation:
     """What happened to an input: shrunk ``sx`` x ``sy`` (output / input size per axis), given
     Gaussian noise of std ``sigma`` (0-255 scale), made ``gray``, and saved as a JPEG of
-    quality ``jpeg`` (None: not).
+    quality ``jpeg`` (None: not), at 4:4:4 if ``jpeg_full_chroma`` (else 4:2:0), after an earlier
+    save at quality ``jpeg_before`` if that is set (a photo edited and saved again).
 
-    The condition row the models read is (sx, sy, sigma, gray); ``jpeg`` is not in it yet (no
-    bundled model was trained with it, and their outputs must not change)."""
+    The condition row the models read is (sx, sy, sigma, gray, JPEG level); the earlier save and
+    the chroma layout are not in it: a file's tables tell only the last quality."""
 
     sx: float = 1.0
     sy: float = 1.0
     sigma: float = 0.0
     gray: bool = False
     jpeg: int | None = None
+    jpeg_full_chroma: bool = False
+    jpeg_before: int | None = None
 
     def __post_init__(self):
         for name in ("sx", "sy"):
@@ -178,9 +187,12 @@ class Degradation:
             raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma!r}")
         if not isinstance(self.gray, bool):
             raise ValueError(f"gray must be True or False, got {self.gray!r}")
-        if self.jpeg is not None and not (isinstance(self.jpeg, int) and not isinstance(self.jpeg, bool)
-                                          and 1 <= self.jpeg <= 100):
-            raise ValueError(f"jpeg must be None or a quality from 1 to 100, got {self.jpeg!r}")
+        for name in ("jpeg", "jpeg_before"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100):
+                raise ValueError(f"{name} must be None or a quality from 1 to 100, got {value!r}")
+        if self.jpeg_before is not None and self.jpeg is None:
+            raise ValueError("jpeg_before is an earlier save: it needs jpeg, the last one")
 
     def for_sizes(self, in_size: tuple[int, int], out_size: tuple[int, int]) -> "Degradation":
         """This degradation with the scale of restoring an ``in_size`` input to ``out_size``
@@ -189,9 +201,9 @@ class Degradation:
         return dataclasses.replace(self, sx=out_w / w, sy=out_h / h)
 
     def condition(self, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-        """The model's condition row (4,): (sx, sy, sigma, gray as 0/1)."""
-        return torch.tensor([float(self.sx), float(self.sy), float(self.sigma), float(self.gray)],
-                            dtype=dtype, device=device)
+        """The model's condition row (5,): (sx, sy, sigma, gray as 0/1, ``jpeg_level``)."""
+        return torch.tensor([float(self.sx), float(self.sy), float(self.sigma), float(self.gray),
+                             jpeg_level(self.jpeg)], dtype=dtype, device=device)
 
     def label(self) -> str:
         """A short name: 'x4', 'x2x3', 'x1 s25 gray', 'x1 q40'."""
@@ -216,8 +228,10 @@ class Degradation:
             if generator is None:
                 raise ValueError("noise needs an explicit generator (torch.Generator().manual_seed(...))")
             lr = add_noise(lr, self.sigma, generator, same_channels=self.gray or gray_photo)
-        if self.jpeg is not None:
-            lr = jpeg_round_trip(lr, self.jpeg, gray=self.gray or gray_photo)
+        one_plane = self.gray or gray_photo
+        for quality in (self.jpeg_before, self.jpeg):
+            if quality is not None:
+                lr = jpeg_round_trip(lr, quality, gray=one_plane, full_chroma=self.jpeg_full_chroma)
         return lr
 
 
@@ -242,7 +256,8 @@ def draw_degradation(cfg: DataConfig, g: torch.Generator, cut: Cut) -> Degradati
     """One training example's degradation, drawn from ``cfg``'s ranges with the example's
     generator ``g``: a scale in [min_scale, max_scale] (a share ``anisotropic`` of examples
     draws one per axis), whose crop ``cut`` takes from a picture, then a gray input (share
-    ``gray_input``) and a noise sigma (in ``noise``, or for a share, ``noise_focus``).
+    ``gray_input``), a noise sigma (in ``noise``, or for a share, ``noise_focus``) and, for a
+    share ``jpeg_share``, a JPEG save (quality, chroma layout, perhaps an earlier save).
 
     The order of the draws is the order in which recipes have always drawn them: a new field's
     draw goes last, and only when its range is set, so existing recipes' examples stay the same."""
@@ -251,10 +266,23 @@ def draw_degradation(cfg: DataConfig, g: torch.Generator, cut: Cut) -> Degradati
     sx, sy = cut(sx, sy)
     gray = bool(torch.rand((), generator=g) < cfg.gray_input)
     sigma = _uniform(g, *_noise_range(cfg, g))
-    return Degradation(sx=sx, sy=sy, sigma=sigma, gray=gray)
+    jpeg = {}
+    if cfg.jpeg_share > 0 and torch.rand((), generator=g) < cfg.jpeg_share:
+        jpeg["jpeg"] = _quality(g, cfg.jpeg_quality)
+        jpeg["jpeg_full_chroma"] = bool(torch.rand((), generator=g) < cfg.jpeg_full_chroma)
+        if torch.rand((), generator=g) < cfg.jpeg_twice:
+            jpeg["jpeg_before"] = _quality(g, cfg.jpeg_quality)
+    return Degradation(sx=sx, sy=sy, sigma=sigma, gray=gray, **jpeg)
+
+
+def _quality(g: torch.Generator, qualities: tuple[int, int]) -> int:
+    return int(torch.randint(qualities[0], qualities[1] + 1, (), generator=g))
 
 
 def validation_degradations(cfg: DataConfig) -> list[Degradation]:
-    """The degradations validation measures while training: every val scale at every val noise level."""
-    return [Degradation(sx=float(s), sy=float(s), sigma=float(sigma), gray=cfg.val_gray)
-            for s in cfg.val_scales for sigma in cfg.val_noise]
+    """The degradations validation measures while training: every val scale at every val noise
+    level, and every val scale saved at each ``val_jpeg`` quality."""
+    return ([Degradation(sx=float(s), sy=float(s), sigma=float(sigma), gray=cfg.val_gray)
+             for s in cfg.val_scales for sigma in cfg.val_noise]
+            + [Degradation(sx=float(s), sy=float(s), gray=cfg.val_gray, jpeg=q) for s in cfg.val_scales
+               for q in cfg.val_jpeg])

@@ -88,19 +88,34 @@ def _resume_path(resume: str | Path | None, out: Path) -> Path | None:
 
 def _start_from(model: FranNet, trained: FranNet, cfg: TrainConfig) -> None:
     """Copy ``trained``'s weights; an iterative model may start from a single-step one of the same
-    architecture (its new input layer for x_t and t keeps its fresh initialisation), and a model
-    may start from one with fewer trunk blocks (the extra blocks start as the identity)."""
+    architecture (its new input layer for x_t and t keeps its fresh initialisation), a model may
+    start from one with fewer trunk blocks (the extra blocks start as the identity), and a tunable
+    or JPEG-aware model from one told less (its modulation starts as the identity, and the decoder
+    reads the new condition entries with zero weights): each computes what the trained one did."""
     own = {f: getattr(cfg.model, f) for f in ("restorator", "target", "schedule", "schedule_steps", "residual_scale")}
     deeper = trained.cfg.blocks < cfg.model.blocks
     if deeper:
         own["blocks"] = cfg.model.blocks
+    told_more = (trained.cfg.tunable, trained.cfg.jpeg) != (cfg.model.tunable, cfg.model.jpeg)
+    if told_more:
+        if (trained.cfg.tunable and not cfg.model.tunable) or (trained.cfg.jpeg and not cfg.model.jpeg):
+            raise ConfigError(f"init {cfg.init}: a model cannot be told less about its inputs than it was")
+        own.update(tunable=cfg.model.tunable, jpeg=cfg.model.jpeg)
     if dataclasses.replace(trained.cfg, **own) != cfg.model:
         raise ConfigError(f"init {cfg.init}: its model config differs from this config's [model]")
     state = trained.state_dict()
     if deeper:  # the deeper encoder's keys include all of the shallower one's
         state.update({f"encoder.{k}": v for k, v in deepen(trained.encoder, model.encoder).items()})
+    if told_more:  # the condition's new entries come last: zero weights read them
+        own_state = model.state_dict()
+        for key in ("decoder.image.weight", "encoder.modulation.net.0.weight"):
+            if key in state and state[key].shape != own_state[key].shape:
+                wide = torch.zeros_like(own_state[key])
+                wide[:, :state[key].shape[1]] = state[key]
+                state[key] = wide
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("decoder.state.") for k in missing):
+    allowed = ("decoder.state.", "encoder.modulation.") if told_more else ("decoder.state.",)
+    if unexpected or any(not k.startswith(allowed) for k in missing):
         raise ConfigError(f"init {cfg.init}: a {trained.cfg.restorator} model cannot start a "
                           f"{cfg.model.restorator} one")
 

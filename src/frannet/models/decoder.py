@@ -26,26 +26,32 @@ from .lookup import bilinear_lookup
 TIME_BANDS = 4  # sin/cos of pi * 2^k * t, k = 0..3: from the whole path down to 1/8 of it
 
 def condition_dims(cfg: ModelConfig) -> int:
-    """1/sx, 1/sy, log sx, log sy; a tunable model adds the noise level and the gray flag."""
-    return 6 if cfg.tunable else 4
+    """1/sx, 1/sy, log sx, log sy; a tunable model adds the noise level and the gray flag, a
+    JPEG-aware one the JPEG level."""
+    return 4 + 2 * cfg.tunable + cfg.jpeg
 
 
 def condition(degradation: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
-    """(B, 4) condition rows (``Degradation.condition``: sx, sy, sigma on the 0-255 scale, gray
-    0/1) to condition vectors.
+    """(B, 5) condition rows (``Degradation.condition``: sx, sy, sigma on the 0-255 scale, gray
+    0/1, JPEG level) to condition vectors.
 
-    (B, 2) scales alone mean clean colour inputs. A model that is not tunable refuses noise
-    or gray inputs rather than silently ignoring them.
+    (B, 2) scales alone mean clean colour inputs, (B, 4) rows no JPEG. A model refuses what it
+    was not trained for (noise or gray if not tunable, a JPEG level if not JPEG-aware) rather
+    than silently ignoring it.
     """
-    if degradation.shape[1] == 2:
-        degradation = torch.cat([degradation, degradation.new_zeros(degradation.shape[0], 2)], dim=1)
+    degradation = torch.cat([degradation, degradation.new_zeros(degradation.shape[0], 5 - degradation.shape[1])],
+                            dim=1)
     s = degradation[:, :2].clamp(1.0, cfg.max_scale)
     parts = [1.0 / s, torch.log(s) / math.log(max(cfg.max_scale, 2.0))]
     if cfg.tunable:
         parts += [degradation[:, 2:3] / cfg.max_noise, degradation[:, 3:4]]
-    elif degradation[:, 2:].abs().sum() > 0:
+    elif degradation[:, 2:4].abs().sum() > 0:
         raise ValueError("this model only upscales; denoising and colorizing need a tunable model "
                          "(e.g. the bundled frannet-denoise or frannet-color)")
+    if cfg.jpeg:
+        parts.append(degradation[:, 4:5])
+    elif degradation[:, 4].abs().sum() > 0:
+        raise ValueError("this model was not trained on JPEG inputs: it cannot be told their quality")
     return torch.cat(parts, dim=1)
 
 

@@ -36,9 +36,9 @@ class FranNet(nn.Module):
         self.decoder = CoordinateDecoder(cfg)
 
     def encode(self, lr: torch.Tensor, degradation: torch.Tensor, latent: torch.Tensor | None = None) -> Encoding:
-        """``degradation`` is (B, 4) condition rows (``degradations.Degradation.condition``:
-        output/input size per axis (sx, sy), the input's noise sigma (0-255 scale), a gray flag),
-        or (B, 2) scales alone; ``latent`` overrides the global latent (tiling passes the whole
+        """``degradation`` is (B, 5) condition rows (``degradations.Degradation.condition``:
+        output/input size per axis (sx, sy), the input's noise sigma (0-255 scale), a gray flag,
+        its JPEG level), or (B, 2) scales alone; ``latent`` overrides the global latent (tiling passes the whole
         image's)."""
         cond = condition(degradation, self.cfg)
         maps = self.encoder(lr, cond)
