@@ -91,7 +91,8 @@ def test_bad_noise_values(capsys, tmp_path, noisy_photo, tunable_path, args, mes
 
 def test_an_upscaling_model_cannot_denoise(capsys, tmp_path, noisy_photo, model_path):
     code, _, err = _run(capsys, "denoise", noisy_photo, "-o", tmp_path / "o.png", "--noise", "25", "--model", model_path)
-    assert code == 2 and "only upscales" in err
+    assert code == 2 and "is an upscaling model, but this command has no upscale stage" in err
+    assert err.count("\n") == 1 and not (tmp_path / "o.png").exists()
 
 
 def test_estimate_noise_command(capsys, tmp_path, noisy_photo):
