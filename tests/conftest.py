@@ -25,9 +25,17 @@ def model_path(tmp_path):
 
 @pytest.fixture
 def tunable_path(tmp_path):
-    """A tiny random model conditioned on noise level and gray input."""
+    """A tiny random model conditioned on noise level and gray input, whose file says it denoises."""
     path = tmp_path / "tiny-tunable.safetensors"
-    save_model(path, tiny_model(tunable=True))
+    save_model(path, tiny_model(tunable=True), task="denoise")
+    return path
+
+
+@pytest.fixture
+def colorize_path(tmp_path):
+    """The same tiny tunable model, in a file that says it colorizes."""
+    path = tmp_path / "tiny-colorize.safetensors"
+    save_model(path, tiny_model(tunable=True), task="colorize")
     return path
 
 

@@ -103,7 +103,7 @@ def test_train_command_reports_config_errors(capsys, tmp_path):
 
 
 def test_export_turns_a_checkpoint_into_a_model_file(capsys, tmp_path, image_folder):
-    from frannet.checkpoint import load_model, model_card
+    from frannet.checkpoint import describe, load_model, model_card
     from frannet.config import TrainConfig
     from frannet.train import train
     from tiny import TINY
@@ -117,8 +117,12 @@ def test_export_turns_a_checkpoint_into_a_model_file(capsys, tmp_path, image_fol
     assert code == 0, err
     assert model_card(out)["trained_steps"] == 1
     assert load_model(out).cfg == TINY
+    # the task is written into the file: derived from the training config (a checkpoint's is too)
+    assert describe(out).declared and describe(out).task == describe(ckpt).task == "upscale"
     code, _, err = _run(capsys, "export", out, "-o", tmp_path / "again.safetensors")
     assert code == 2 and "cannot be resumed" in err
+    code, _, err = _run(capsys, "export", ckpt, "-o", tmp_path / "d.safetensors", "--task", "denoise")
+    assert code == 2 and "cannot denoise" in err and err.count("\n") == 1
 
 
 def test_skip_existing_and_sharding(capsys, tmp_path, photo, model_path, monkeypatch):

@@ -13,6 +13,7 @@ from PIL import Image, ImageCms, ImageOps
 from tiny import tiny_model
 
 from frannet import pipeline, save_model
+from frannet.checkpoint import derive_descriptor
 from frannet.cli import main
 from frannet.io import UPRIGHT, read_image, write_image
 
@@ -268,6 +269,7 @@ def test_models_load_each_model_once_across_threads(monkeypatch):
         return tiny_model()
 
     monkeypatch.setattr(pipeline, "load_model", slow_load)
+    monkeypatch.setattr(pipeline, "describe", lambda path: derive_descriptor(tiny_model().cfg))
     models = pipeline.Models(upscale="some.safetensors")
     got = []
     threads = [threading.Thread(target=lambda: got.append(models.get("upscale"))) for _ in range(6)]

@@ -57,8 +57,8 @@ def diffusion_path(tmp_path):
 
 
 @pytest.fixture
-def client(model_path, tunable_path, diffusion_path):
-    models = Models(upscale=model_path, colorize=tunable_path, denoise=tunable_path, diffusion=diffusion_path)
+def client(model_path, tunable_path, colorize_path, diffusion_path):
+    models = Models(upscale=model_path, colorize=colorize_path, denoise=tunable_path, diffusion=diffusion_path)
     with _client(models) as client:
         yield client
 

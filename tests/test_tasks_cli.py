@@ -7,6 +7,7 @@ from tiny import tiny_model
 
 import frannet
 from frannet import save_model
+from frannet.checkpoint import describe
 from frannet.cli import main
 
 
@@ -52,9 +53,9 @@ def test_a_gray_photo_stays_gray(capsys, tmp_path, gray_photo, tunable_path):
     assert result.mode == "L" and result.size == Image.open(gray_photo).size
 
 
-def test_colorize_keeps_the_luma(capsys, tmp_path, gray_photo, tunable_path):
+def test_colorize_keeps_the_luma(capsys, tmp_path, gray_photo, colorize_path):
     out = tmp_path / "colour.png"
-    code, _, err = _run(capsys, "colorize", gray_photo, "-o", out, "--model", tunable_path)
+    code, _, err = _run(capsys, "colorize", gray_photo, "-o", out, "--model", colorize_path)
     assert code == 0, err
     rgb = np.asarray(Image.open(out))
     assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.std(axis=2).max() > 0  # colour, not gray
@@ -90,7 +91,8 @@ def test_bad_noise_values(capsys, tmp_path, noisy_photo, tunable_path, args, mes
 
 def test_an_upscaling_model_cannot_denoise(capsys, tmp_path, noisy_photo, model_path):
     code, _, err = _run(capsys, "denoise", noisy_photo, "-o", tmp_path / "o.png", "--noise", "25", "--model", model_path)
-    assert code == 2 and "only upscales" in err
+    assert code == 2 and "is an upscaling model, but this command has no upscale stage" in err
+    assert err.count("\n") == 1 and not (tmp_path / "o.png").exists()
 
 
 def test_estimate_noise_command(capsys, tmp_path, noisy_photo):
@@ -106,24 +108,27 @@ def test_estimate_noise_command(capsys, tmp_path, noisy_photo):
 
 def test_interpolate_command(capsys, tmp_path):
     a, b, c = (tmp_path / f"{n}.safetensors" for n in "abc")
-    save_model(a, tiny_model(seed=1, tunable=True))
-    save_model(b, tiny_model(seed=2, tunable=True))
+    save_model(a, tiny_model(seed=1, tunable=True), task="colorize")
+    save_model(b, tiny_model(seed=2, tunable=True), task="colorize")
     assert _run(capsys, "interpolate", a, b, "--alpha", "0.3", "-o", c)[0] == 0
-    assert frannet.load_model(c).cfg.tunable
+    assert frannet.load_model(c).cfg.tunable and describe(c).task == "colorize" and describe(c).declared
+    save_model(b, tiny_model(seed=2, tunable=True), task="denoise")  # one architecture, two tasks
+    code, _, err = _run(capsys, "interpolate", a, b, "--alpha", "0.3", "-o", c)
+    assert code == 2 and "a blend mixes two models of one task" in err and err.count("\n") == 1
     save_model(b, tiny_model(seed=2))
     code, _, err = _run(capsys, "interpolate", a, b, "--alpha", "0.3", "-o", c)
     assert code == 2 and "architectures differ" in err
 
 
-def test_api_tasks_keep_types(tunable_path):
+def test_api_tasks_keep_types(tunable_path, colorize_path):
     rng = np.random.default_rng(0)
     arr = (rng.random((20, 24, 3)) * 255).astype(np.uint8)
     out = frannet.denoise(arr, noise=25, model=tunable_path)
     assert out.shape == arr.shape and out.dtype == np.uint8
     gray = arr[..., 0]
-    colour = frannet.colorize(gray, model=tunable_path)
+    colour = frannet.colorize(gray, model=colorize_path)
     assert colour.shape == (20, 24, 3) and colour.dtype == np.uint8
-    big = frannet.colorize(Image.fromarray(gray), scale=2, model=tunable_path)
+    big = frannet.colorize(Image.fromarray(gray), scale=2, model=colorize_path)
     assert big.mode == "RGB" and big.size == (48, 40)
     with pytest.raises(ValueError, match="noise"):
         frannet.denoise(arr, noise=-1, model=tunable_path)

@@ -79,8 +79,8 @@ def test_modulation_starts_as_the_identity(unshuffle):
 
 def test_dni_endpoints_are_exact_and_the_middle_blends(tmp_path):
     a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
-    save_model(a, tiny_model(seed=1, tunable=True))
-    save_model(b, tiny_model(seed=2, tunable=True))
+    save_model(a, tiny_model(seed=1, tunable=True), task="denoise")
+    save_model(b, tiny_model(seed=2, tunable=True), task="denoise")
     sa, sb = load_model(a).state_dict(), load_model(b).state_dict()
     for alpha, expected in ((0.0, sa), (1.0, sb)):
         blended = interpolate_models(a, b, alpha).state_dict()
@@ -92,7 +92,7 @@ def test_dni_endpoints_are_exact_and_the_middle_blends(tmp_path):
 
 def test_dni_refuses_incompatible_models_and_bad_alphas(tmp_path):
     a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
-    save_model(a, tiny_model(tunable=True))
+    save_model(a, tiny_model(tunable=True), task="denoise")
     save_model(b, tiny_model())
     with pytest.raises(CheckpointError, match="architectures differ in tunable"):
         interpolate_models(a, b, 0.5)

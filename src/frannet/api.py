@@ -33,7 +33,8 @@ DEFAULT_MAX_OUTPUT_PIXELS = 100_000_000  # the whole output is held in memory (~
 
 
 def load(path: str | Path | None = None) -> FranNet:
-    """A model from a safetensors file; the bundled super-resolution model by default."""
+    """A model from a safetensors file; the bundled super-resolution model by default
+    (``frannet.checkpoint.describe(path)`` says what a file's model is, without loading it)."""
     return load_model(BUNDLED_MODEL if path is None else path)
 
 
@@ -120,8 +121,10 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
     kept: ``"fit"``, the largest size inside it; ``"fill"``, covered and the centre cut out.
 
     The result has the input's type, mode and dtype (a colorized gray image comes back as RGB).
-    ``restorator`` ("single", "autoregressive" or "diffusion"; None: whatever the model is) must
-    match the model; an iterative one samples with ``steps``, ``eta`` (diffusion), ``seed`` and
+    ``models``: the model per stage (``Models``), each file of its stage's task. The stages are
+    ``pipeline.plan``'s, refused before any work if they cannot run. ``restorator`` ("single",
+    "autoregressive" or "diffusion"; None: whatever the model is) must match the last stage's
+    model; an iterative one samples with ``steps``, ``eta`` (diffusion), ``seed`` and
     ``samples`` (their mean is the result), and stops tiles whose estimate settles below
     ``adaptive``; None takes the restorator's default (diffusion: 2 steps with adaptive 4, the
     measured best; autoregressive: 10 steps). ``uncertainty``: return (result, std), std the (H, W)
@@ -166,6 +169,8 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
             consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, **options):
     """Upscale a PIL image or numpy array by ``scale`` (a number or (sx, sy)) or to ``size`` (w, h).
 
+    ``model``: a FranNet, or a file whose descriptor says it upscales (another task is a
+    CheckpointError); the bundled frannet-sr by default.
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
     ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``adaptive``, ``uncertainty``,
     ``region``, ``progressive``, ``ensemble``, ``tile`` and ``aspect``, as for ``restore``.
@@ -179,7 +184,8 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
 def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None, ensemble: int = 1):
     """Remove Gaussian noise of std ``noise`` (0-255 scale; the dial, 0 to 75) from a PIL image
     or numpy array; by default the level is estimated from the image. ``ensemble`` as for
-    ``restore``: 2 views gain about 0.05 dB for twice the time."""
+    ``restore``: 2 views gain about 0.05 dB for twice the time. ``model``: a FranNet or a file
+    of a denoising model (its descriptor says so)."""
     if noise is not None and not (0 <= noise <= MAX_NOISE):
         raise ValueError(f"noise must be a sigma between 0 and {MAX_NOISE:g} (0-255 scale), got {noise!r}")
     return restore(image, noise=noise, models=Models(denoise=model), ensemble=ensemble)
@@ -188,7 +194,8 @@ def denoise(image, noise: float | None = None, model: FranNet | str | Path | Non
 def colorize(image, scale=None, size=None, noise: float | None = 0.0, model: FranNet | str | Path | None = None):
     """Colour a gray (or colour, whose luma is used) PIL image or numpy array; it may also be
     denoised and upscaled (the luma is restored first, then coloured). The output's luma is the
-    restored luma: without noise or upscaling, the input's."""
+    restored luma: without noise or upscaling, the input's. ``model``: a FranNet or a file of a
+    colorizing model (its descriptor says so); the other stages use the bundled models."""
     return restore(image, scale, size, noise=noise, colorize=True, models=Models(colorize=model))
 
 

@@ -1,9 +1,15 @@
 """Restore one picture: upscale, denoise, colorize, or all at once, with the right model for each.
 
-Which model runs:
+Planning and running are apart. ``plan(job, degradation, models)`` is a pure function from what
+is asked (the ``Job``), what happened to the input (a ``Degradation``) and what the models are
+(their ``ModelDescriptor``s) to the list of ``Stage``s that will run, and it refuses an
+impossible combination with a one-line ValueError before any work. ``restore_picture`` (the
+output held whole) and ``restore_bands`` (written band by band) both run that plan.
+
+The measured policy lives in ``plan`` alone:
   * noisy colour or gray input: the denoising model at the input size, then, if a larger
     output is asked for, the super-resolution model on the clean result;
-  * clean input: the super-resolution model;
+  * clean input: the super-resolution model (at x1 when nothing else is asked);
   * colorize (with or without noise and upscaling): the picture's luma is restored as above,
     then the colour model colours it at the output size and the luma is kept exactly. The
     colour model could do FranNet's combined task in one pass, but on the held-out photos
@@ -17,21 +23,20 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checkpoint import load_model
+from .checkpoint import TASK_NOUNS, CheckpointError, ModelDescriptor, derive_descriptor, describe, load_model
 from .config import RESTORATORS
 from .consistency import BicubicDown, Gray
 from .degradations import LUMA, Degradation, to_gray
 from .ensemble import views
 from .io import Picture
 from .models import FranNet
-from .models.lookup import bicubic_window
 from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
 from .restorators import Observation, Sampling, render_counted
@@ -44,28 +49,89 @@ BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
            "denoise": WEIGHTS / "frannet-denoise.safetensors",
            "colorize": WEIGHTS / "frannet-color.safetensors",
            "diffusion": WEIGHTS / "frannet-diffusion.safetensors"}
+SLOT_TASKS = {"upscale": "upscale", "denoise": "denoise", "colorize": "colorize", "diffusion": "upscale"}
 CLEAN = 0.5  # estimated sigmas below this (0-255 scale) are treated as a clean input
 DENOISED_BAND = 256  # rows per band when a denoised image is streamed out as it is
 
 
 @dataclass
 class Models:
-    """The model per stage, loaded on first use: a path, a loaded FranNet, or None (bundled).
-    Safe to share between threads (the web page's workers): each model is loaded once."""
+    """The model per slot, loaded on first use: a path, a loaded FranNet, or None (bundled).
+
+    A slot holds a model of its task (the ``diffusion`` slot: the upscaler the diffusion
+    restorator runs; empty, it is the given ``upscale`` model if there is one, else the bundled
+    frannet-diffusion). A file's task is what its descriptor says (``checkpoint.describe``);
+    given to a slot of another task, it is a one-line CheckpointError. A loaded FranNet is
+    taken to be of its slot's task. Safe to share between threads (the web page's workers):
+    each model is described and loaded once."""
 
     upscale: FranNet | str | Path | None = None
     denoise: FranNet | str | Path | None = None
     colorize: FranNet | str | Path | None = None
     diffusion: FranNet | str | Path | None = None  # upscales when the diffusion restorator is asked for
     _loaded: dict = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _described: dict = field(default_factory=dict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
 
-    def get(self, stage: str) -> FranNet:
+    def _source(self, slot: str) -> tuple[str, FranNet | str | Path]:
+        """(the slot that fills ``slot``, its model or file)."""
+        if slot not in SLOT_TASKS:
+            raise KeyError(slot)
+        given = getattr(self, slot)
+        if given is None and slot == "diffusion" and self.upscale is not None:
+            return "upscale", self.upscale  # the given upscaler, which must then be a diffusion model
+        return slot, BUNDLED[slot] if given is None else given
+
+    def describe(self, slot: str) -> ModelDescriptor:
+        """What the model of ``slot`` is, from its file's header (the weights are not loaded)."""
+        owner, source = self._source(slot)
         with self._lock:
-            if stage not in self._loaded:
-                given = getattr(self, stage)
-                self._loaded[stage] = given if isinstance(given, FranNet) else load_model(given or BUNDLED[stage])
-            return self._loaded[stage]
+            if owner not in self._described:
+                task = SLOT_TASKS[owner]
+                if isinstance(source, FranNet):
+                    described = derive_descriptor(source.cfg, task=task)
+                else:
+                    described = describe(source)
+                    if described.task != task:
+                        raise CheckpointError(f"{source} is {article(TASK_NOUNS[described.task])} model (its file "
+                                              f"says task {described.task}), not {article(TASK_NOUNS[task])} one")
+                self._described[owner] = described
+            return self._described[owner]
+
+    @property
+    def descriptors(self) -> Mapping[str, ModelDescriptor]:
+        """Slot -> descriptor, each read when first looked up: what ``plan`` takes."""
+        return _Descriptors(self)
+
+    def get(self, slot: str) -> FranNet:
+        owner, source = self._source(slot)
+        with self._lock:
+            if owner not in self._loaded:
+                self.describe(owner)  # a file of another task is refused before its weights are read
+                self._loaded[owner] = source if isinstance(source, FranNet) else load_model(source)
+            return self._loaded[owner]
+
+
+class _Descriptors(Mapping):
+    def __init__(self, models: Models):
+        self._models = models
+
+    def __getitem__(self, slot: str) -> ModelDescriptor:
+        return self._models.describe(slot)
+
+    def __iter__(self):
+        return iter(SLOT_TASKS)
+
+    def __len__(self) -> int:
+        return len(SLOT_TASKS)
+
+
+def article(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def _kind(restorator: str) -> str:
+    return "single-step" if restorator == "single" else restorator
 
 
 @dataclass(frozen=True)
@@ -104,46 +170,122 @@ class Job:
         return self.region or (0, 0, self.width, self.height)
 
 
-def _render(model: FranNet, lr: torch.Tensor, size, job: Job, progress, last: bool = False,
-            observation: Observation | None = None, **condition):
-    """One stage: its (3, H, W) output and, from an iterative model, the per-pixel std of its samples
-    and the decoder evaluations spent per output pixel (else None and None).
+@dataclass(frozen=True)
+class Stage:
+    """One model's step of a plan: which model (its ``task`` and the ``Models`` slot it comes
+    from), the degradation it is told (its condition: the scale from ``in_size`` to ``out_size``,
+    both (height, width), the noise sigma, the gray flag), its restorator (its model's) and how
+    it runs.
 
-    The ``last`` stage's model must match the restorator asked for, and sampling options need an
-    iterative model there. An iterative model projects every step onto the ``observation`` (DDNM);
-    a single-step one's output is projected by the caller.
-    """
-    kind = model.cfg.restorator
-    if last and job.restorator not in (None, kind):
-        name = {"single": "single-step"}
-        raise ValueError(f"the {name.get(job.restorator, job.restorator)} restorator needs a model trained for it, "
-                         f"but this model is {name.get(kind, kind)}: pass one with --model")
-    region = job.region if last else None
-    if kind == "single":
-        if last and job.sampling != Sampling():
-            raise ValueError("steps, eta, seed, samples and adaptive are for the autoregressive and diffusion restorators "
-                             "(and their models)")
-        return _render_views(model, lr, size, job, progress, region, condition), None, None
-    if job.ensemble > 1:
+    ``sampling``: an iterative stage's (None for single-step). ``via``: the sizes of the steps
+    of at most x2 a progressive upscale passes through before ``out_size``. ``ensemble``: mirror
+    views averaged (single-step). ``region``: the window of the output the final stage renders
+    (None: all). ``consistency``: the output is projected onto the stage's input (upscale:
+    under bicubic downscaling; colorize: under luma, for an iterative model at every step).
+    ``luma``: the stage reads the luma of what comes before it (a colorize job's first stage,
+    and the colour stage). ``final``: its output is the result (progress, std and evaluations)."""
+
+    task: str
+    model: str
+    degradation: Degradation
+    in_size: tuple[int, int]
+    out_size: tuple[int, int]
+    restorator: str
+    sampling: Sampling | None = None
+    via: tuple[tuple[int, int], ...] = ()
+    ensemble: int = 1
+    region: tuple[int, int, int, int] | None = None
+    consistency: bool = False
+    luma: bool = False
+    final: bool = False
+
+    def label(self) -> str:
+        """One line: 'denoise (denoise model, single-step): 24x24 -> 24x24, told x1 s25'."""
+        (h, w), (out_h, out_w) = self.in_size, self.out_size
+        extras = [f"via {' '.join(f'{x}x{y}' for y, x in self.via)}"] if self.via else []
+        extras += [f"{self.ensemble} views"] if self.ensemble > 1 else []
+        extras += [f"region {','.join(map(str, self.region))}"] if self.region else []
+        extras += ["consistency"] if self.consistency else []
+        return (f"{self.task} ({self.model} model, {_kind(self.restorator)}): {w}x{h} -> {out_w}x{out_h}, told "
+                f"{self.degradation.label()}" + "".join(f", {e}" for e in extras))
+
+
+def plan(job: Job, degradation: Degradation, models: Mapping[str, ModelDescriptor] | None = None, *,
+         bands: bool = False) -> list[Stage]:
+    """The stages that restore an input that suffered ``degradation`` (shrunk by its (sx, sy)
+    from the job's output size, given noise of its sigma, made gray: colorize) into ``job``'s
+    output, with the models ``models`` describes (slot -> descriptor; None: the bundled ones).
+    ``bands``: the output is written band by band (``restore_bands``). The job's noise and
+    colorize reach the plan through ``degradation`` (``restore_picture`` resolves the noise,
+    estimating it if asked, before planning); the rest of the job is read as it is.
+
+    Pure: it reads nothing but its arguments and runs nothing. It decides the chain (denoise,
+    then upscale, then colorize) and refuses, with a one-line ValueError, what cannot run: a
+    model without the condition its stage needs, a restorator its final model is not, sampling
+    options for a single-step final stage, --ensemble or band-by-band output with an iterative
+    model, --region with an iterative final stage, a JPEG degradation no model removes."""
+    models = Models().descriptors if models is None else models
+    out_size = (job.height, job.width)
+    in_size = (round(job.height / degradation.sy), round(job.width / degradation.sx))
+    if min(in_size) < 1:
+        raise ValueError(f"a degradation of x{degradation.sx:g} x{degradation.sy:g} leaves nothing of a "
+                         f"{job.width}x{job.height} output")
+    if degradation.jpeg is not None:
+        raise ValueError("no model here removes JPEG artefacts yet")
+    sigma, colorize = degradation.sigma, degradation.gray
+    tasks = ["denoise"] if sigma > 0 else []
+    if out_size != in_size or not tasks and not colorize:  # asked for nothing else: the upscaler at x1
+        tasks.append("upscale")
+    if colorize:
+        tasks.append("colorize")
+    if bands:
+        if colorize or job.consistency:
+            raise ValueError("outputs this large are written band by band, which --colorize and --consistency "
+                             "(they need the whole output at once) do not support yet")
+        if job.ensemble > 1 and out_size != in_size:
+            raise ValueError("outputs this large are upscaled band by band, which --ensemble does not support yet "
+                             "(denoising at the input size does)")
+        if job.progressive and len(progressive_sizes(in_size, out_size)) > 1:
+            raise ValueError("outputs this large are upscaled band by band, which --progressive does not "
+                             "support yet")
+    told = {"denoise": Degradation(sigma=sigma), "upscale": Degradation(), "colorize": Degradation(gray=True)}
+    needs = {"denoise": "noise", "colorize": "gray"}
+    stages, size = [], in_size
+    for at, task in enumerate(tasks):
+        slot = "diffusion" if task == "upscale" and job.restorator == "diffusion" else task
+        described = models[slot]
+        if described.task != task:
+            raise ValueError(f"the {task} stage needs {article(TASK_NOUNS[task])} model, but the {slot} model "
+                             f"is {article(TASK_NOUNS[described.task])} one")
+        if task in needs and needs[task] not in described.conditions:
+            raise ValueError(f"the {task} stage's model only upscales: it reads no {needs[task]} condition (a "
+                             f"tunable model does)")
+        out = out_size if task == "upscale" else size
+        final = at == len(tasks) - 1
+        stages.append(Stage(
+            task=task, model=slot, degradation=told[task].for_sizes(size, out), in_size=size, out_size=out,
+            restorator=described.restorator, sampling=job.sampling if described.restorator != "single" else None,
+            via=tuple(progressive_sizes(size, out)[:-1]) if task == "upscale" and job.progressive else (),
+            ensemble=job.ensemble, region=job.region if final else None,
+            consistency=job.consistency and task != "denoise", luma=colorize and (at == 0 or task == "colorize"),
+            final=final))
+        size = out
+    last = stages[-1]
+    if job.restorator not in (None, last.restorator):
+        upscales = "" if last.task == "upscale" else " (the bundled diffusion model upscales only)"
+        raise ValueError(f"the {_kind(job.restorator)} restorator needs a model trained for it, but the {last.task} "
+                         f"model is {_kind(last.restorator)}: pass one with --model{upscales}")
+    if last.restorator == "single" and job.sampling != Sampling():
+        raise ValueError("steps, eta, seed, samples and adaptive are for the autoregressive and diffusion restorators "
+                         "(and their models)")
+    iterative = [stage for stage in stages if stage.restorator != "single"]
+    if job.ensemble > 1 and iterative:
         raise ValueError("--ensemble is for the single-step restorator; an iterative one averages --samples instead")
-    if region is not None:
+    if job.region is not None and last.restorator != "single":
         raise ValueError("--region works with the single-step restorator only, for now")
-    out = render_counted(model, lr, size, job.sampling, tile=_tile(model, lr, size, job), progress=progress,
-                         observation=observation, **condition)
-    return out.mean, out.std, out.evaluations
-
-
-def _render_views(model: FranNet, lr: torch.Tensor, size, job: Job, progress, region, condition: dict) -> torch.Tensor:
-    """A single-step model's output: the mean over the job's ensemble of views (``ensemble``)."""
-    chosen = views(job.ensemble)
-    share = progress if progress is None or len(chosen) == 1 else lambda n: progress(n / len(chosen))
-    total = None
-    for view in chosen:
-        seen, seen_size = view.apply(lr), view.size(size)
-        out = view.undo(render_tiled(model, seen, seen_size, tile=_tile(model, seen, seen_size, job), progress=share,
-                                     region=view.region(region, size), **condition))
-        total = out if total is None else total.add_(out)
-    return total.div_(len(chosen))
+    if bands and iterative:
+        raise ValueError("outputs this large are written band by band, which only the single-step restorator does yet")
+    return stages
 
 
 def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> list[tuple[int, int]]:
@@ -154,13 +296,7 @@ def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> li
             for k in range(1, steps + 1)]
 
 
-def _upscaler(models: Models, job: Job) -> FranNet:
-    """The upscaling model: the diffusion one when that restorator is asked for and a diffusion
-    model or no upscaling model was given, else the single-step (or given) one."""
-    if job.restorator == "diffusion" and (models.diffusion is not None or models.upscale is None):
-        return models.get("diffusion")
-    return models.get("upscale")
-
+# Running a plan ---------------------------------------------------------------------------------
 
 def _tile(model: FranNet, lr: torch.Tensor, size, job: Job) -> int:
     return job.tile or auto_tile(model.cfg, tuple(lr.shape[-2:]), size, working_memory(job.max_memory))
@@ -170,42 +306,66 @@ def _is_gray(rgb: torch.Tensor) -> bool:
     return bool(torch.equal(rgb[0], rgb[1]) and torch.equal(rgb[1], rgb[2]))
 
 
-def _denoise(model: FranNet, rgb: torch.Tensor, sigma: float, job: Job, progress, last: bool):
-    """The denoised (3, H, W) image (a gray photo stays exactly gray), its std and evaluations, if sampled."""
-    out, std, evaluations = _render(model, rgb, tuple(rgb.shape[-2:]), job, progress, last,
-                                    degradation=Degradation(sigma=sigma))
-    if _is_gray(rgb):
-        out = out.mean(dim=0, keepdim=True).expand(3, -1, -1).contiguous()
-    return out.clamp(0.0, 1.0), std, evaluations
+def _render(model: FranNet, lr: torch.Tensor, size, stage: Stage, job: Job, progress, region=None,
+            observation: Observation | None = None):
+    """``stage``'s model from ``lr`` to ``size``: the (3, H, W) output and, from an iterative
+    model, the per-pixel std of its samples and the decoder evaluations spent per output pixel
+    (else None and None). An iterative model projects every step onto the ``observation``
+    (DDNM); a single-step one's output is projected by the caller."""
+    if stage.restorator == "single":
+        return _render_views(model, lr, size, stage, job, progress, region), None, None
+    out = render_counted(model, lr, size, stage.sampling, degradation=stage.degradation,
+                         tile=_tile(model, lr, size, job), progress=progress, observation=observation)
+    return out.mean, out.std, out.evaluations
 
 
-def _denoise_first(models: Models, given: _Input, job: Job, size, progress, last: bool = True):
-    """The input with its noise removed (the first stage): (image, its std and evaluations if
-    sampled, whether it is already at the output size, i.e. denoising needs no upscaling)."""
-    lr = given.colour
-    if given.sigma == 0:
-        return lr, None, None, False
-    at_size = size == tuple(lr.shape[-2:])
-    final = at_size and last
-    out, std, evaluations = _denoise(models.get("denoise"), lr, given.sigma, job, progress if final else None, final)
-    return out, std, evaluations, at_size
+def _render_views(model: FranNet, lr: torch.Tensor, size, stage: Stage, job: Job, progress, region) -> torch.Tensor:
+    """A single-step model's output: the mean over the stage's ensemble of views (``ensemble``)."""
+    chosen = views(stage.ensemble)
+    share = progress if progress is None or len(chosen) == 1 else lambda n: progress(n / len(chosen))
+    total = None
+    for view in chosen:
+        seen, seen_size = view.apply(lr), view.size(size)
+        out = view.undo(render_tiled(model, seen, seen_size, degradation=stage.degradation,
+                                     tile=_tile(model, seen, seen_size, job), progress=share,
+                                     region=view.region(region, size)))
+        total = out if total is None else total.add_(out)
+    return total.div_(len(chosen))
 
 
-def _denoise_and_upscale(models: Models, given: _Input, job: Job, size, progress, last: bool = True):
-    """The picture denoised and upscaled to ``size``: (image, its std and evaluations if sampled)."""
-    in_size = tuple(given.colour.shape[-2:])
-    rgb, std, evaluations, at_size = _denoise_first(models, given, job, size, progress, last)
-    if at_size:
-        return rgb, std, evaluations
-    lr, upscaler = rgb, _upscaler(models, job)
-    down = BicubicDown(size, in_size) if job.consistency else None  # what the models learn to invert
-    observed = Observation(down, lr) if down is not None else None
-    for stage_size in progressive_sizes(in_size, size)[:-1] if job.progressive else ():
-        lr = _render(upscaler, lr, stage_size, job, None)[0].clamp(0.0, 1.0)
-    rgb, std, evaluations = _render(upscaler, lr, size, job, progress if last else None, last, observed)
-    if down is not None:  # exact already from an iterative model; this also keeps it in [0, 1]
-        rgb = down.project_valid(rgb, observed.y)
-    return rgb, std, evaluations
+def _run(stage: Stage, image: torch.Tensor, models: Models, job: Job, progress):
+    """One stage on ``image`` (3, h, w): its output (3, H, W) in [0, 1], and its std and
+    evaluations if its model samples."""
+    model = models.get(stage.model)
+    if stage.luma:
+        image = to_gray(image)
+    size = stage.out_size
+    if stage.task == "denoise":
+        out, std, evaluations = _render(model, image, size, stage, job, progress, stage.region)
+        if _is_gray(image):  # a gray photo stays exactly gray
+            out = out.mean(dim=0, keepdim=True).expand(3, -1, -1).contiguous()
+    elif stage.task == "upscale":
+        down = BicubicDown(size, stage.in_size) if stage.consistency else None  # what the models learn to invert
+        observed = Observation(down, image) if down is not None else None
+        lr = image
+        for step in stage.via:
+            lr = _render(model, lr, step, stage, job, None)[0].clamp_(0.0, 1.0)
+        out, std, evaluations = _render(model, lr, size, stage, job, progress, stage.region, observed)
+        if down is not None:  # exact already from an iterative model; this also keeps it in [0, 1]
+            out = down.project_valid(out, observed.y)
+    else:  # colorize: the luma is known exactly, and kept (range-null-space)
+        luma = Gray(LUMA)
+        observed = Observation(luma, luma(image)) if stage.consistency else None
+        out, std, evaluations = _render(model, image, size, stage, job, progress, stage.region, observed)
+        out = luma.project_valid(out, luma(image))
+    return out.clamp_(0.0, 1.0), std, evaluations
+
+
+def _run_all(stages: list[Stage], image: torch.Tensor, models: Models, job: Job, progress):
+    std = evaluations = None
+    for stage in stages:
+        image, std, evaluations = _run(stage, image, models, job, progress if stage.final else None)
+    return image, std, evaluations
 
 
 @dataclass
@@ -213,6 +373,12 @@ class _Input:
     colour: torch.Tensor           # (3, h, w) as read, the colour of transparent pixels filled in (``transparency``)
     alpha: torch.Tensor | None     # (h, w)
     sigma: float                   # the noise level to remove (0-255 scale)
+
+    def degradation(self, job: Job) -> Degradation:
+        """What the input suffered, as the plan is told: shrunk from the job's output size, noise of
+        ``sigma``, and for a colorize job, its colour lost."""
+        return Degradation(sigma=self.sigma, gray=job.colorize).for_sizes(tuple(self.colour.shape[-2:]),
+                                                                         (job.height, job.width))
 
 
 def _prepare(picture: Picture, job: Job) -> _Input:
@@ -231,8 +397,15 @@ def _output_info(picture: Picture, job: Job) -> dict:
     return info
 
 
+def plan_picture(picture: Picture, job: Job, models: Models | None = None, bands: bool = False) -> list[Stage]:
+    """The plan ``restore_picture`` (``bands``: ``restore_bands``) runs for this picture: its
+    noise estimated if the job says to, nothing restored."""
+    return plan(job, _prepare(picture, job).degradation(job), (models or Models()).descriptors, bands=bands)
+
+
 def restore_picture(picture: Picture, job: Job, models: Models | None = None, progress=None) -> Picture:
-    """The restored picture at job.width x job.height.
+    """The restored picture at job.width x job.height: the job's plan (``plan``), checked whole
+    before it runs.
 
     With alpha, the colour of transparent pixels is first taken from their visible neighbours,
     so their arbitrary (often black) colour does not bleed into the edges, and alpha is resized
@@ -241,20 +414,9 @@ def restore_picture(picture: Picture, job: Job, models: Models | None = None, pr
     """
     models = models or Models()
     given = _prepare(picture, job)
-    size = (job.height, job.width)
-    if job.colorize:  # the luma first (denoised, upscaled), then its colours at the output size
-        given = replace(given, colour=to_gray(given.colour))
-        gray = given.colour
-        if given.sigma > 0 or size != tuple(gray.shape[-2:]):
-            gray = to_gray(_denoise_and_upscale(models, given, job, size, None, last=False)[0].clamp(0.0, 1.0))
-        luma = Gray(LUMA)
-        observed = Observation(luma, luma(gray)) if job.consistency else None
-        rgb, std, evaluations = _render(models.get("colorize"), gray, size, job, progress, True, observed,
-                                       degradation=Degradation(gray=True))
-        rgb = luma.project_valid(rgb, luma(gray))  # the luma is known exactly: keep it (range-null-space)
-    else:
-        rgb, std, evaluations = _denoise_and_upscale(models, given, job, size, progress)
-    rgb, alpha = rgb.clamp(0.0, 1.0), None
+    stages = plan(job, given.degradation(job), models.descriptors)
+    rgb, std, evaluations = _run_all(stages, given.colour, models, job, progress)
+    alpha, size = None, (job.height, job.width)
     if given.alpha is not None:
         x0, y0, x1, y1 = job.window
         alpha = resize_alpha(given.alpha, size, slice(y0, y1), slice(x0, x1)).numpy()
@@ -268,29 +430,25 @@ def restore_bands(picture: Picture, job: Job, models: Models | None = None,
     """``restore_picture`` for outputs too large to hold: the output's header (a Picture whose
     rgb is empty; its bits, info and gray flag) and an iterator over bands of output rows, top
     to bottom, each (rgb (rows, W, 3), alpha (rows, W) or None). The bands equal the rows of
-    ``restore_picture``'s result. Single-step upscaling and denoising only: the consistency
-    projection and colorization need the whole output at once."""
-    if job.colorize or job.consistency:
-        raise ValueError("outputs this large are written band by band, which --colorize and --consistency "
-                         "(they need the whole output at once) do not support yet")
-    size = (job.height, job.width)
-    if job.ensemble > 1 and size != picture.rgb.shape[:2]:
-        raise ValueError("outputs this large are upscaled band by band, which --ensemble does not support yet "
-                         "(denoising at the input size does)")
+    ``restore_picture``'s result. The same plan, made with ``bands`` (``plan`` refuses what needs
+    the whole output at once: colorization, the consistency projection, iterative models); its
+    stages before the last run whole, at most at the input size, and the last is written band by
+    band (denoising at the input size: rows of its whole output)."""
     models = models or Models()
     given = _prepare(picture, job)
-    model = _upscaler(models, job)
-    lr, _, _, finished = _denoise_first(models, given, job, size, None)
-    if model.cfg.restorator != "single" or job.restorator not in (None, "single"):
-        raise ValueError("outputs this large are written band by band, which only the single-step restorator does yet")
+    *before, last = plan(job, given.degradation(job), models.descriptors, bands=True)
+    lr = _run_all(before, given.colour, models, job, None)[0]
+    model = models.get(last.model)
+    size = (job.height, job.width)
     x0, y0, x1, y1 = job.window
 
     def rows():  # (first row, (3, rows, x1 - x0) band) of the output before alpha
-        if finished:  # denoising only: the denoised image (already cut to the window) is the output
-            yield from ((y0 + r, lr[:, r:r + DENOISED_BAND]) for r in range(0, y1 - y0, DENOISED_BAND))
-        else:
-            yield from render_bands(model, lr, size, tile=_tile(model, lr, size, job), region=job.region,
-                                    progress=progress)
+        if last.task == "upscale":
+            yield from render_bands(model, lr, size, degradation=last.degradation, tile=_tile(model, lr, size, job),
+                                    region=last.region, progress=progress)
+        else:  # denoising only: the denoised image (already cut to the window) is the output
+            out = _run(last, lr, models, job, progress)[0]
+            yield from ((y0 + r, out[:, r:r + DENOISED_BAND]) for r in range(0, y1 - y0, DENOISED_BAND))
 
     def bands():  # a band is large: it is clamped in place, and let go of once handed on
         for r0, rgb in rows():

@@ -13,7 +13,8 @@
     frannet estimate-quality IMAGE...
     frannet interpolate A B --alpha 0.3 -o C
     frannet train CONFIG [--resume CKPT]
-    frannet export CKPT -o MODEL [--half]
+    frannet export CKPT -o MODEL [--half] [--task upscale|denoise|colorize]
+    frannet describe [MODEL...] [--json]
     frannet eval HR_FOLDER [--scales 2,3,4,6,8] [--json OUT]
     frannet bench [--size 512] [--scale 4]
 """

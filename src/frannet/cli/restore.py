@@ -119,10 +119,31 @@ class _Restorer:
             self.background = parse_colour(args.background)
         except ValueError as exc:
             raise UsageError(f"--background: {exc}") from None
-        self.stage = "colorize" if args.colorize else "upscale" if self.noise == 0 else "denoise"
-        self.models = Models(**{self.stage: args.model})
+        self.models = Models() if args.model is None else self._routed(args.model)
         self.sampling = _sampling(args, single_output)
         self.noted = set()
+
+    def _stages(self) -> list[str]:
+        """The tasks this command may run, in order (a picture whose noise is estimated at 0 skips
+        denoising; one with nothing else to do goes through the upscaler at x1)."""
+        upscales = self.size is not None or self.scale not in (1, (1, 1))
+        return [task for task, asked in (("denoise", self.noise != 0), ("upscale", upscales),
+                                         ("colorize", self.args.colorize)) if asked]
+
+    def _routed(self, path: str):
+        """Models with ``path`` as the model of the stage whose task its file declares; a task this
+        command has no stage for is a one-line error, before any picture is read."""
+        from ..checkpoint import TASK_NOUNS, describe
+        from ..pipeline import Models, article
+
+        task = describe(path).task
+        stages = self._stages()
+        if task not in stages:
+            how = {"upscale": "give --scale or --size to upscale", "denoise": "give --noise to denoise first",
+                   "colorize": "give --colorize (or use frannet colorize)"}[task]
+            raise UsageError(f"--model {path} is {article(TASK_NOUNS[task])} model, but this command has no {task} "
+                             f"stage (it will {' then '.join(stages)}): {how}, or pass a model of one of its stages")
+        return Models(**{task: path})
 
     def note(self, kind: str, text: str) -> None:
         """A one-line note on stderr, once per run (above any progress bar)."""
@@ -153,7 +174,7 @@ class _Restorer:
         from ..api import DEFAULT_MAX_OUTPUT_PIXELS
         from ..io import keeps_alpha, read_image, write_image
         from ..memory import resident_bytes
-        from ..pipeline import Job, restore_bands, restore_picture
+        from ..pipeline import Job, plan_picture, restore_bands, restore_picture
         from ..streaming import needs_streaming, write_streamed_tiff
 
         args = self.args
@@ -185,7 +206,8 @@ class _Restorer:
         if args.uncertainty:
             _write_uncertainty(args.uncertainty, result)
         if self.sampling.adaptive or args.steps_map:
-            _report_evaluations(args, result, self.sampling, self.models.get(self.stage).cfg)
+            final = plan_picture(picture, job, self.models)[-1]  # the stage whose evaluations are counted
+            _report_evaluations(args, result, self.sampling, self.models.get(final.model).cfg)
 
 
 def _sampling(args, single_output: bool):
@@ -281,7 +303,9 @@ def add_parsers(sub) -> None:
             p.add_argument("--colorize", action="store_true", help="colour a gray photo")
         else:
             p.set_defaults(colorize=colorize)
-        p.add_argument("--model", help="weights (.safetensors) for the main stage; the bundled model by default")
+        p.add_argument("--model", help="weights (.safetensors) for the stage of the task the file declares (frannet "
+                                       "describe shows it): e.g. an upscaling model upscales after the bundled "
+                                       "denoiser; the bundled models for the other stages")
         p.add_argument("--max-pixels", type=positive_int,
                        help=f"largest output allowed (default {DEFAULT_MAX_OUTPUT_PIXELS // 10**6} million pixels; "
                             f"{STREAMED_MAX_PIXELS // 10**6} million for a .tif, which is written band by band), and "

@@ -1,4 +1,5 @@
-"""The other commands: noise estimation, model blending, training, export, evaluation, speed, the web page."""
+"""The other commands: noise estimation, model blending, training, export, describing models, evaluation,
+speed, the web page."""
 
 from __future__ import annotations
 
@@ -52,11 +53,11 @@ def _estimate_quality(args) -> int:
 
 
 def _interpolate(args) -> int:
-    from ..checkpoint import interpolate_models, save_model
+    from ..checkpoint import blend_descriptor, interpolate_models, save_model
 
-    model = interpolate_models(args.a, args.b, args.alpha)
+    model = interpolate_models(args.a, args.b, args.alpha)  # one architecture and one task, or refused
     card = {"interpolated": {"a": str(args.a), "b": str(args.b), "alpha": args.alpha}}
-    save_model(args.output, model, card=card)
+    save_model(args.output, model, card=card, task=blend_descriptor(args.a, args.b))
     print(f"wrote {args.output} ({1 - args.alpha:g} x {args.a} + {args.alpha:g} x {args.b})")
     return 0
 
@@ -76,8 +77,24 @@ def _export(args) -> int:
 
     state = load_training(args.checkpoint)
     card = {"trained_steps": state["step"], "train_config": json.loads(state["config"].to_json())}
-    save_model(args.output, load_model(args.checkpoint), card=card, half=args.half)
-    print(f"wrote {args.output} (EMA weights after {state['step']} steps)")
+    described = save_model(args.output, load_model(args.checkpoint), card=card, half=args.half, task=args.task)
+    print(f"wrote {args.output} (EMA weights after {state['step']} steps; {described.summary()})")
+    return 0
+
+
+def _describe(args) -> int:
+    from ..checkpoint import describe
+    from ..pipeline import BUNDLED
+
+    bundled = {path.stem: path for path in BUNDLED.values()}
+    paths = args.models or list(bundled)
+    described = {str(p): describe(bundled.get(str(p), p)) for p in paths}  # a bundled model by name too
+    if args.json:
+        print(json.dumps({p: {**json.loads(d.to_json()), "declared": d.declared} for p, d in described.items()},
+                         indent=2))
+    else:
+        for p, d in described.items():
+            print(f"{p}: {d.summary()}")
     return 0
 
 
@@ -130,6 +147,7 @@ def _serve(args) -> int:
 
 
 def add_parsers(sub) -> None:
+    from ..checkpoint import TASKS
     from ..serve import DEFAULT_MAX_PIXELS as SERVE_MAX_PIXELS
 
     p = sub.add_parser("estimate-noise", help="print the Gaussian noise sigma (0-255 scale) of images")
@@ -159,7 +177,17 @@ def add_parsers(sub) -> None:
     p.add_argument("checkpoint")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    p.add_argument("--task", choices=TASKS,
+                   help="the task the model does, written into the file (default: from its training config: "
+                        "gray inputs colorize, noise at scale 1 denoises, else it upscales)")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser("describe", help="what model files are: task, restorator, trained scales and noise, the "
+                                        "conditions read (the stage --model goes to)")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="model files, checkpoints or bundled names (frannet-sr ...); default: the bundled models")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_describe)
 
     p = sub.add_parser("eval", help="PSNR/SSIM on Y against bicubic and Lanczos on a folder of photos")
     p.add_argument("folder", help="folder of high-resolution photos")
