@@ -90,7 +90,7 @@ def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.
 # What a model is --------------------------------------------------------------------------------
 
 TASKS = ("upscale", "denoise", "colorize")
-CONDITIONS = ("scale", "noise", "gray")  # the condition row's parts a model may read
+CONDITIONS = ("scale", "noise", "gray", "jpeg")  # the condition row's parts a model may read
 TASK_NOUNS = {"upscale": "upscaling", "denoise": "denoising", "colorize": "colorizing"}
 
 
@@ -111,7 +111,7 @@ class ModelDescriptor:
     "autoregressive" or "diffusion"). ``scales`` and ``noise``: the ranges (low, high) it was
     trained on, of the output/input factor and of the noise sigma (0-255 scale); outside them it
     extrapolates. ``conditions``: what it reads of the condition row, "scale" always and, for a
-    tunable model, "noise" and "gray" (a plain model refuses any noise or gray flag).
+    tunable model, "noise" and "gray", for a JPEG-aware one "jpeg" (a model refuses what it does not read).
     ``declared``: written in the file; False when derived from an older file's card or config."""
 
     task: str
@@ -154,7 +154,8 @@ class ModelDescriptor:
 
 
 def _conditions(cfg: ModelConfig) -> tuple[str, ...]:
-    return CONDITIONS if cfg.tunable else ("scale",)
+    told = {"noise": cfg.tunable, "gray": cfg.tunable, "jpeg": cfg.jpeg}
+    return ("scale",) + tuple(part for part, read in told.items() if read)
 
 
 def derive_descriptor(cfg: ModelConfig, train: dict | None = None, task: str | None = None) -> ModelDescriptor | None:
