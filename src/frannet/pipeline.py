@@ -57,6 +57,7 @@ class Models:
     denoise: FranNet | str | Path | None = None
     colorize: FranNet | str | Path | None = None
     diffusion: FranNet | str | Path | None = None  # upscales when the diffusion restorator is asked for
+    bf16: bool = False  # run the models in bfloat16 where measured harmless (``FranNet.set_bf16``)
     _loaded: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
@@ -65,6 +66,8 @@ class Models:
             if stage not in self._loaded:
                 given = getattr(self, stage)
                 self._loaded[stage] = given if isinstance(given, FranNet) else load_model(given or BUNDLED[stage])
+                if self.bf16:
+                    self._loaded[stage].set_bf16(True)
             return self._loaded[stage]
 
 
