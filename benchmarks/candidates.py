@@ -13,6 +13,8 @@ candidate's output is compared with the reference decode (``query_pixels`` in ch
   grid-ort / grid-openvino   the grid path with its MLP run by ONNX Runtime / OpenVINO (fixed block)
 encoder: ``model.encode`` of the 512^2 crop (frannet-sr) and of a 512^2 noisy crop (frannet-denoise):
   eager (channels-last, the current code), torch.compile, ONNX Runtime, OpenVINO, bf16 autocast.
+Times are CPU seconds of the (single) thread, best of ``--repeats`` rounds in which the candidates
+take turns, so that load from other processes on the shared machine hits them alike.
 
 Candidates whose package is missing are skipped (``pip install onnx onnxruntime openvino``).
 """
@@ -39,16 +41,6 @@ from frannet.tiling import Tile
 
 sys.path.insert(0, str(Path(__file__).parent))
 from profile_restore import photo  # noqa: E402
-
-
-def best_of(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def grid_axes(size: int, scale: int, points: int):
@@ -177,9 +169,9 @@ def interleaved(cands: dict, repeats: int, ref, n: int | None = None) -> dict:
                 del cands[name]
         for _ in range(repeats):
             for name, fn in cands.items():
-                start = time.perf_counter()
+                start = time.thread_time()  # CPU seconds: time the core spent on other processes is not counted
                 fn()
-                best[name] = min(best[name], time.perf_counter() - start)
+                best[name] = min(best[name], time.thread_time() - start)
     for name, seconds in best.items():
         results[name]["seconds"] = seconds
         extra = ""

@@ -6,19 +6,23 @@
 For each task (``xS``: upscale a ``size``-square crop of the bundled sample photo S times with
 frannet-sr; ``denoiseN``: remove noise of sigma N with frannet-denoise at the input size) the
 parts are timed inside one ``render_tiled`` run (what ``frannet restore`` and ``frannet.upscale``
-run), the best of ``--repeats`` runs per part:
+run), the best of ``--repeats`` runs per part, in CPU seconds of the thread (``now``):
 
-  encoder    the CNN encoder and the global latent, per tile (``model.encode`` less the projection)
-  project    the decoder's 1x1 projection of the maps to its width (``decoder.prepare``)
-  positions  output pixel positions of each chunk (``Tile.points``)
-  coords     the first layer's coordinate term (Fourier features and their linear layer)
-  sampling   bilinear sampling of the projected maps at every output pixel
-  mlp        the decoder's hidden layers and head
-  bicubic    the bicubic base the residual is added to
-  tiling     the rest of ``render_tiled``: band assembly, chunk loop
+  encoder      the CNN encoder and the global latent, per tile (``model.encode`` less the projection)
+  project      the decoder's 1x1 projection of the maps to its width (``decoder.prepare``)
+  positions    output pixel positions of each chunk (``Tile.points``; ``Tile.axes`` for the grid decode)
+  coords       the first layer's coordinate term (Fourier features and their linear layer; in the
+               grid decode only the per-axis Fourier features)
+  sampling     bilinear sampling of the projected maps at every output pixel (the grid decode: its
+               ``embedding_bag`` lookups)
+  first-layer  the grid decode's own glue: row and column terms, tap offsets and weights, adds
+  mlp          the decoder's hidden layers and head
+  bicubic      the bicubic base the residual is added to
+  tiling       the rest of ``render_tiled``: band assembly, chunk loop
 
-The decode of each chunk is re-run here part by part (the same functions the model calls), and its
-result is checked against the model's own decode. The same run also times I/O (reading the input
+``--path fast`` (the default) times ``render_tiled`` as it runs (``query_grid``), its functions
+wrapped with timers; ``--path reference`` re-runs the per-point decode (``query_pixels``) part by
+part. Either way the profiled output is checked against ``render_tiled``'s. The same run also times I/O (reading the input
 PNG, writing the output PNG), ``frannet.upscale``/``frannet.denoise`` as a whole, the model load,
 and in fresh processes ``python -c 'import frannet'`` and the CLI end to end. The machine's GEMM
 rate (a 4096^3 float32 and bfloat16 matmul, and the decoder's own 128-wide layer) is the yardstick.
@@ -31,6 +35,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -70,9 +75,9 @@ def _best(fn, repeats: int) -> float:
     fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = now()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(now() - start)
     return min(times)
 
 
@@ -110,9 +115,15 @@ class Clock:
 
     @contextlib.contextmanager
     def __call__(self, part: str):
-        start = time.perf_counter()
+        start = now()
         yield
-        self.seconds[part] += time.perf_counter() - start
+        self.seconds[part] += now() - start
+
+
+def now() -> float:
+    """CPU seconds of this thread: with one thread, the run's own work, not the time the core spent
+    on other processes (this machine shares its cores with a training run)."""
+    return time.thread_time()
 
 
 class _TimedFunctional:
@@ -144,10 +155,10 @@ def profiled_render(model, lr: torch.Tensor, size, noise: float, clock: Clock, c
             return real_encode(*args, **kwargs)
 
     def prepare(*args, **kwargs):
-        start = time.perf_counter()
+        start = now()
         out = real_prepare(*args, **kwargs)
-        clock.seconds["project"] += time.perf_counter() - start
-        clock.seconds["encoder"] -= time.perf_counter() - start  # prepare runs inside encode
+        clock.seconds["project"] += now() - start
+        clock.seconds["encoder"] -= now() - start  # prepare runs inside encode
         return out
 
     def points(self, *args, **kwargs):
@@ -169,9 +180,9 @@ def profiled_render(model, lr: torch.Tensor, size, noise: float, clock: Clock, c
 
     model.encode, dec.prepare, tiling.Tile.points = encode, prepare, points
     try:
-        start = time.perf_counter()
+        start = now()
         out = tiling.render_tiled(model, lr, size, noise=noise, decode=decode, chunk=chunk)
-        total = time.perf_counter() - start
+        total = now() - start
     finally:
         del model.encode, dec.prepare
         tiling.Tile.points = real_points
@@ -199,10 +210,10 @@ def _profiled_fast(model, lr: torch.Tensor, size, noise: float, clock: Clock, ch
             frannet_module.sample_bicubic_grid, dec.forward_grid)
 
     def prepare(*args, **kwargs):
-        start = time.perf_counter()
+        start = now()
         out = real[1](*args, **kwargs)
-        clock.seconds["project"] += time.perf_counter() - start
-        clock.seconds["encoder"] -= time.perf_counter() - start
+        clock.seconds["project"] += now() - start
+        clock.seconds["encoder"] -= now() - start
         return out
 
     model.encode = _timed(clock, "encoder", real[0])
@@ -214,9 +225,9 @@ def _profiled_fast(model, lr: torch.Tensor, size, noise: float, clock: Clock, ch
     dec.run_mlp = _timed(clock, "mlp", dec.run_mlp)
     dec.forward_grid = _timed(clock, "first-layer", real[6])
     try:
-        start = time.perf_counter()
+        start = now()
         out = tiling.render_tiled(model, lr, size, noise=noise, chunk=chunk)
-        total = time.perf_counter() - start
+        total = now() - start
     finally:
         del model.encode, dec.prepare, dec.run_mlp, dec.forward_grid
         tiling.Tile.axes, decoder_module.axis_fourier, decoder_module.F = real[2], real[3], real[4]
@@ -252,10 +263,8 @@ def profile_task(task: str, size: int, repeats: int, chunk: int, path: str = "fa
     ref = tiling.render_tiled(model, lr, out_size, noise=noise, chunk=chunk)
     assert torch.allclose(out, ref, atol=1e-4), "the profiled decode drifted from the model's"
     best = {p: min(r[p] for r in runs) for p in (*PARTS, "total")}
-    start = time.perf_counter()
     real = min(_best(lambda: tiling.render_tiled(model, lr, out_size, noise=noise, chunk=chunk), 1)
                for _ in range(max(1, repeats - 1)))
-    del start
     cfg = model.cfg
     h, levels = cfg.hidden, cfg.levels
     degradation = torch.zeros(1, 4)
@@ -288,12 +297,21 @@ def profile_task(task: str, size: int, repeats: int, chunk: int, path: str = "fa
 
 
 def process_times(repeats: int, threads: int) -> dict:
-    """Seconds of fresh processes: ``import torch``, ``import frannet``, and the CLI's x4 of a 128^2 photo."""
+    """Seconds of fresh processes: ``import torch``, ``import frannet``, the CLI's x4 of a 128^2 photo
+    (start-up and model load, little work) and of the 512^2 photo (the issue's task, PNG in and out)."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(frannet.__file__).parents[1]), env.get("PYTHONPATH")]))
 
     def run(args):
-        return _best(lambda: subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL), repeats)
+        """Best wall seconds and best CPU seconds (user + system) of the process, over ``repeats`` runs."""
+        walls, cpus = [], []
+        for _ in range(repeats):
+            before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+            subprocess.run(args, check=True, env=env, stdout=subprocess.DEVNULL)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            walls.append(time.perf_counter() - start)
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        return {"wall": min(walls), "cpu": min(cpus)}
 
     out = {"python": run([sys.executable, "-c", "pass"]),
            "import torch": run([sys.executable, "-c", "import torch"]),
@@ -302,6 +320,9 @@ def process_times(repeats: int, threads: int) -> dict:
         src = Path(tmp) / "in.png"
         Image.fromarray((photo(128).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(src)
         out["cli x4 of 128^2"] = run([sys.executable, "-m", "frannet", "restore", str(src), "-o", str(Path(tmp) / "o.png"),
+                                      "--scale", "4", "--quiet", "--overwrite"])
+        Image.fromarray((photo(512).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(src)
+        out["cli x4 of 512^2"] = run([sys.executable, "-m", "frannet", "restore", str(src), "-o", str(Path(tmp) / "o.png"),
                                       "--scale", "4", "--quiet", "--overwrite"])
     return out
 
@@ -322,7 +343,8 @@ def format_table(result: dict) -> str:
             lines.append(f"  {p:<10}{s:>9.3f}{s / total:>8.1%}" + (f"{g:>9.1f}{rate:>9.1f}" if g is not None else ""))
         lines.append(f"  read PNG {t['read_png']:.3f} s, write PNG {t['write_png']:.3f} s, model load {t['model_load']:.3f} s")
     if result.get("process"):
-        lines.append("\nfresh processes: " + ", ".join(f"{k} {v:.2f} s" for k, v in result["process"].items()))
+        lines.append("\nfresh processes (wall / CPU s): " +
+                     ", ".join(f"{k} {v['wall']:.2f} / {v['cpu']:.2f}" for k, v in result["process"].items()))
     return "\n".join(lines)
 
 

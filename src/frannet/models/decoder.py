@@ -24,8 +24,9 @@ from ..config import ModelConfig
 from .sampling import bilinear_axis, sample_bilinear
 
 GRID_BLOCK = 4096  # points whose first layer and MLP run at once in ``forward_grid`` (kept in cache)
-# oneDNN's linear with the bias and ReLU fused (what inductor emits on CPU): measured ~10% faster
-# than F.linear + ReLU on the decoder's 128-wide layers at 2048-4096 points. Private, hence optional.
+# oneDNN's linear with the bias and ReLU fused (what inductor emits on CPU), for the bfloat16 MLP:
+# measured ~12% faster there than autocast; in float32 it was no faster than F.linear + ReLU at these
+# block sizes, so float32 keeps the plain layers. Private, hence optional.
 _LINEAR_POINTWISE = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
 TIME_BANDS = 4  # sin/cos of pi * 2^k * t, k = 0..3: from the whole path down to 1/8 of it
 
@@ -207,24 +208,26 @@ class CoordinateDecoder(nn.Module):
         return out.view(-1, 3)
 
     def run_mlp(self, h: torch.Tensor) -> torch.Tensor:
-        """``self.mlp(h)`` for inference: through oneDNN's fused linear + ReLU where torch has it
-        (the same values to float rounding) and, if ``self.bf16`` is set, with the weights and
-        activations in bfloat16 (measured: ~1.5x faster; outputs move by ~5e-4 and PSNR by
-        < 0.001 dB, ``benchmarks/bf16_quality.py``). The result is float32."""
+        """``self.mlp(h)``, or, if ``self.bf16`` is set, the same layers with weights and activations
+        in bfloat16 through oneDNN's fused linear + ReLU where torch has it (measured: the MLP ~1.5x
+        faster; outputs move by ~5e-4, PSNR by < 0.001 dB, ``benchmarks/bf16_quality.py``). The
+        result is float32."""
+        if not self.bf16:
+            return self.mlp(h)
         layers = list(self.mlp)
         fused = (_LINEAR_POINTWISE is not None and not torch.is_grad_enabled()
                  and all(isinstance(m, nn.Linear if i % 2 == 0 else nn.ReLU) for i, m in enumerate(layers))
                  and len(layers) % 2 == 1)
-        dtype = torch.bfloat16 if self.bf16 else torch.float32
-        if not fused:
-            return self._plain_mlp(h, dtype)
-        x = h.to(dtype)
-        try:
-            for lin in layers[:-1:2]:
-                x = _LINEAR_POINTWISE(x, lin.weight.to(dtype), lin.bias.to(dtype), "relu", [], "")
-            return _LINEAR_POINTWISE(x, layers[-1].weight.to(dtype), layers[-1].bias.to(dtype), "none", [], "").float()
-        except RuntimeError:  # a torch build whose oneDNN cannot run it: the plain layers
-            return self._plain_mlp(h, dtype)
+        if fused:
+            x, dtype = h.to(torch.bfloat16), torch.bfloat16
+            try:
+                for lin in layers[:-1:2]:
+                    x = _LINEAR_POINTWISE(x, lin.weight.to(dtype), lin.bias.to(dtype), "relu", [], "")
+                last = layers[-1]
+                return _LINEAR_POINTWISE(x, last.weight.to(dtype), last.bias.to(dtype), "none", [], "").float()
+            except RuntimeError:  # a torch build whose oneDNN cannot run it: autocast below
+                pass
+        return self._plain_mlp(h, torch.bfloat16)
 
     def _plain_mlp(self, h: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if dtype == torch.float32:

@@ -56,10 +56,11 @@ class FranNet(nn.Module):
 
     def set_bf16(self, on: bool = True) -> "FranNet":
         """Run inference in bfloat16 where it was measured harmless: the encoder under autocast and
-        the decoder MLP of the grid path (``query_grid``). On this project's CPU (AVX-512 bf16), x4 of
-        a 512^2 photo ran ~1.4x faster and denoising ~1.3x; the outputs move by up to ~1e-2 (the
-        float32 path is the reference, held to 1e-4), PSNR on the held-out photos by 0.001 dB (x4)
-        and 0.003 dB (denoising, sigma 25): ``benchmarks/bf16_quality.py``. Returns the model."""
+        the decoder MLP of the grid path (``query_grid``). On this project's CPU (AVX-512 bf16, one
+        thread), x4 of a 512^2 photo ran ~1.7x faster than float32 and denoising (sigma 25) ~1.7x;
+        the outputs move by up to ~1e-2 (the float32 path is the reference, held to 1e-4), mean
+        PSNR on the held-out photos by 0.001 dB (x4) and 0.003 dB (denoising, sigma 25):
+        ``benchmarks/bf16_quality.py``. Returns the model."""
         self.bf16 = bool(on)
         self.decoder.bf16 = bool(on)
         return self
