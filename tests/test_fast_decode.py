@@ -26,12 +26,18 @@ def test_bicubic_grid_equals_per_point_bicubic():
     assert (sample_bicubic_grid(img, ys, xs) - ref).abs().max() <= 1e-6
 
 
+@pytest.mark.parametrize("one_table", [False, True])
 @pytest.mark.parametrize("unshuffle", [1, 2])
 @pytest.mark.parametrize("scale", [(1.0, 1.0), (2.0, 2.0), (3.7, 2.5), (4.0, 4.0), (8.0, 8.0)])
-def test_query_grid_equals_query_pixels(scale, unshuffle):
+def test_query_grid_equals_query_pixels(scale, unshuffle, one_table):
+    """Encoded for inference, the levels share one table (one lookup); with gradients on, each is
+    a tensor of its own (a lookup each)."""
     model = tiny_model(unshuffle=unshuffle)
     lr = torch.rand(1, 3, 37, 29, generator=torch.Generator().manual_seed(1))
-    enc = model.encode(lr, torch.tensor([[scale[0], scale[1]]]))
+    with torch.set_grad_enabled(not one_table):
+        enc = model.encode(lr, torch.tensor([[scale[0], scale[1]]]))
+    shared = [m._base is not None and m._base.dim() == 2 for m in enc.projected]
+    assert shared == [one_table and (level > 0 or unshuffle == 1) for level in range(len(shared))]
     out_h, out_w = round(37 * scale[1]), round(29 * scale[0])
     tile = Tile(range(0, out_h), range(0, out_w), (0, 37, 0, 29))
     ys, xs = tile.axes(range(3, out_h - 2), (37, 29), (out_h, out_w))

@@ -109,24 +109,21 @@ class CoordinateDecoder(nn.Module):
         bias = self.image(torch.cat([latent, cond], dim=1))
         if torch.is_grad_enabled():
             return first + [proj(m).permute(0, 2, 3, 1).contiguous() for proj, m in rest], bias
-        # Inference: every level in one (rows, hidden) table, one after another (the maps are views
-        # of it), so that ``forward_grid`` samples all levels in one lookup. A 1x1 convolution of a
-        # channels-last map is a matrix product, written straight into the table.
-        shapes = [tuple(full.shape[:3])] if full is not None else []
-        shapes += [(m.shape[0], m.shape[2], m.shape[3]) for _, m in rest]
+        # Inference: the levels projected here share one (rows, hidden) table, one after another
+        # (the maps are views of it), so that ``forward_grid`` samples them in one lookup. A 1x1
+        # convolution of a channels-last map is a matrix product, written straight into the table.
+        # An already projected ``full`` level stays as it is (copying it in would add its size to
+        # the peak memory).
+        shapes = [(m.shape[0], m.shape[2], m.shape[3]) for _, m in rest]
         table = maps[-1].new_empty(sum(b * h * w for b, h, w in shapes), self.cfg.hidden)
-        projected, start = [], 0
-        for level, (b, h, w) in enumerate(shapes):
+        projected, start = list(first), 0
+        for (proj, m), (b, h, w) in zip(rest, shapes):
             view = table[start:start + b * h * w]
-            if full is not None and level == 0:
-                view.copy_(full.reshape(-1, self.cfg.hidden))
+            rows = m.permute(0, 2, 3, 1)
+            if rows.is_contiguous():
+                torch.addmm(proj.bias, rows.reshape(-1, rows.shape[-1]), proj.weight.flatten(1).T, out=view)
             else:
-                proj, m = rest[level - len(first)]
-                rows = m.permute(0, 2, 3, 1)
-                if rows.is_contiguous():
-                    torch.addmm(proj.bias, rows.reshape(-1, rows.shape[-1]), proj.weight.flatten(1).T, out=view)
-                else:
-                    view.copy_(proj(m).permute(0, 2, 3, 1).reshape(-1, self.cfg.hidden))
+                view.copy_(proj(m).permute(0, 2, 3, 1).reshape(-1, self.cfg.hidden))
             projected.append(view.view(b, h, w, self.cfg.hidden))
             start += b * h * w
         return projected, bias
@@ -177,21 +174,25 @@ class CoordinateDecoder(nn.Module):
         rows, cols = len(ys), len(xs)
         # Per level, its taps' row offsets and weights (R, 4) and column offsets and weights (C, 4):
         # a tap's table row and weight are a row part plus (times) a column part.
-        table = projected[0]._base  # ``prepare``'s one table for all levels, if the maps are its views
-        shared = table is not None and table.dim() == 2 and all(m._base is table for m in projected)
-        groups = []
+        # Maps that are views of one table (``prepare``) are sampled in one lookup, with their taps'
+        # rows offset to where each starts in it; any other map is a lookup of its own.
+        groups = {}
         for level, m in enumerate(projected):
             scale = 1.0 / (1 << level)
             _, h, width, c = m.shape
             y0, y1, fy = bilinear_axis(ys * scale - 0.5, h)
             x0, x1, fx = bilinear_axis(xs * scale - 0.5, width)
             fy, fx = fy.to(dtype), fx.to(dtype)
-            first = (m.storage_offset() - table.storage_offset()) // c if shared else 0
-            groups.append([m.reshape(-1, c), torch.stack([y0, y0, y1, y1], 1) * width + first,
-                           torch.stack([1 - fy, 1 - fy, fy, fy], 1),
-                           torch.stack([x0, x1, x0, x1], 1), torch.stack([1 - fx, fx, 1 - fx, fx], 1)])
-        if shared:  # all levels in one lookup
-            groups = [[table] + [torch.cat(parts, 1) for parts in list(zip(*groups))[1:]]]
+            base = m._base
+            shared = base is not None and base.dim() == 2 and base.is_contiguous() and m.is_contiguous()
+            table = base if shared else m.reshape(-1, c)
+            first = (m.storage_offset() - table.storage_offset()) // c
+            taps = [torch.stack([y0, y0, y1, y1], 1) * width + first, torch.stack([1 - fy, 1 - fy, fy, fy], 1),
+                    torch.stack([x0, x1, x0, x1], 1), torch.stack([1 - fx, fx, 1 - fx, fx], 1)]
+            group = groups.setdefault(id(table), [table, [], [], [], []])
+            for parts, part in zip(group[1:], taps):
+                parts.append(part)
+        groups = [[table] + [torch.cat(parts, 1) for parts in rest] for table, *rest in groups.values()]
         hidden = col_term.shape[1]
         out = torch.empty(rows, cols, 3, dtype=dtype)
         step = max(1, block // cols)
