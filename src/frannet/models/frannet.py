@@ -57,7 +57,7 @@ class FranNet(nn.Module):
     def set_bf16(self, on: bool = True) -> "FranNet":
         """Run inference in bfloat16 where it was measured harmless: the encoder under autocast and
         the decoder MLP of the grid path (``query_grid``). On this project's CPU (AVX-512 bf16, one
-        thread), x4 of a 512^2 photo ran ~1.7x faster than float32 and denoising (sigma 25) ~1.7x;
+        thread), x4 of a 512^2 photo ran ~1.7x faster than float32 and denoising (sigma 25) ~1.9x;
         the outputs move by up to ~1e-2 (the float32 path is the reference, held to 1e-4), mean
         PSNR on the held-out photos by 0.001 dB (x4) and 0.003 dB (denoising, sigma 25):
         ``benchmarks/bf16_quality.py``. Returns the model."""
