@@ -166,7 +166,7 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
 
 
 def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = None,
-            consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, **options):
+            consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, bf16: bool = False, **options):
     """Upscale a PIL image or numpy array by ``scale`` (a number or (sx, sy)) or to ``size`` (w, h).
 
     ``model``: a FranNet, or a file whose descriptor says it upscales (another task is a
@@ -174,21 +174,26 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
     ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``adaptive``, ``uncertainty``,
     ``region``, ``progressive``, ``ensemble``, ``tile`` and ``aspect``, as for ``restore``.
+    ``bf16``: run the model in bfloat16 where measured harmless (faster on CPUs with AVX-512 bf16;
+    PSNR within 0.001 dB on the held-out photos; see ``FranNet.set_bf16``).
     """
     if scale is None and size is None:
         raise ValueError("give exactly one of scale or size")
-    return restore(image, scale, size, models=Models(upscale=model), consistency=consistency, max_pixels=max_pixels,
+    return restore(image, scale, size, models=Models(upscale=model, bf16=bf16), consistency=consistency,
+                   max_pixels=max_pixels,
                    **options)
 
 
-def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None, ensemble: int = 1):
+def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None, ensemble: int = 1,
+            bf16: bool = False):
     """Remove Gaussian noise of std ``noise`` (0-255 scale; the dial, 0 to 75) from a PIL image
     or numpy array; by default the level is estimated from the image. ``ensemble`` as for
     ``restore``: 2 views gain about 0.05 dB for twice the time. ``model``: a FranNet or a file
-    of a denoising model (its descriptor says so)."""
+    of a denoising model (its descriptor says so). ``bf16`` as for ``upscale`` (PSNR within
+    0.003 dB at sigma 25)."""
     if noise is not None and not (0 <= noise <= MAX_NOISE):
         raise ValueError(f"noise must be a sigma between 0 and {MAX_NOISE:g} (0-255 scale), got {noise!r}")
-    return restore(image, noise=noise, models=Models(denoise=model), ensemble=ensemble)
+    return restore(image, noise=noise, models=Models(denoise=model, bf16=bf16), ensemble=ensemble)
 
 
 def colorize(image, scale=None, size=None, noise: float | None = 0.0, model: FranNet | str | Path | None = None):

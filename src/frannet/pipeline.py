@@ -69,6 +69,7 @@ class Models:
     denoise: FranNet | str | Path | None = None
     colorize: FranNet | str | Path | None = None
     diffusion: FranNet | str | Path | None = None  # upscales when the diffusion restorator is asked for
+    bf16: bool = False  # run the models in bfloat16 where measured harmless (``FranNet.set_bf16``)
     _loaded: dict = field(default_factory=dict, repr=False)
     _described: dict = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
@@ -109,6 +110,8 @@ class Models:
             if owner not in self._loaded:
                 self.describe(owner)  # a file of another task is refused before its weights are read
                 self._loaded[owner] = source if isinstance(source, FranNet) else load_model(source)
+                if self.bf16:
+                    self._loaded[owner].set_bf16(True)
             return self._loaded[owner]
 
 

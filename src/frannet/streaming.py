@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-import tifffile
 
 from .atomic import atomic_write
 from .codecs import tiff_options
@@ -76,6 +75,8 @@ def write_streamed_tiff(path: str | Path, header: Picture, width: int, height: i
         raise ValueError(f"{path}: an output this large is written tile by tile, which only TIFF (.tif) allows")
     dtype = np.uint16 if header.bits == 16 else np.uint8
     channels = (1 if header.gray else 3) + int(alpha)
+    import tifffile  # on first use: it is slow to import
+
     with atomic_write(path) as tmp:
         tifffile.imwrite(tmp, data=_tiles(bands, header, dtype), shape=(height, width, channels), dtype=dtype,
                          tile=(TIFF_TILE, TIFF_TILE), bigtiff=True, **tiff_options(channels, header.info))

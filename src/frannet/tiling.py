@@ -130,6 +130,15 @@ class Tile:
         pos = pts * pts.new_tensor([w, h]) - pts.new_tensor([left, top])
         return pos[None], grid_coords(rows, self.cols)
 
+    def axes(self, rows: range, in_size: tuple[int, int], size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The y positions of ``rows`` and the x positions of the tile's columns, (R,) and (C,), in
+        the window's input pixels: the grid that ``points`` lists (the same float64 values)."""
+        (h, w), (out_h, out_w) = in_size, size
+        top, _, left, _ = self.window
+        ys = (torch.arange(rows.start, rows.stop, dtype=torch.float64) + 0.5) / out_h * h - top
+        xs = (torch.arange(self.cols.start, self.cols.stop, dtype=torch.float64) + 0.5) / out_w * w - left
+        return ys, xs
+
 
 def tile_bands(cfg: ModelConfig, in_size: tuple[int, int], size: tuple[int, int], *, tile: int = DEFAULT_TILE,
                region: tuple[int, int, int, int] | None = None, block: int = 1) -> Iterator[list[Tile]]:
@@ -191,16 +200,22 @@ def render_bands(model: FranNet, lr: torch.Tensor, size: tuple[int, int], *,
     in_size = tuple(lr.shape[-2:])
     x0, _, x1, _ = region or (0, 0, size[1], size[0])
     encode = tile_encoder(model, lr, size, degradation=degradation)
+    grid = decode is None and not model.cfg.iterative  # the default decode of a grid: once per row and column
     if decode is None:
         decode = lambda enc, pos, pixels: model.query_pixels(enc, pos)[0]  # noqa: E731
+
+    def values_of(enc: Encoding, t: Tile, span: range) -> torch.Tensor:
+        if grid:
+            return model.query_grid(enc, *t.axes(span, in_size, size))
+        pos, pixels = t.points(span, in_size, size)
+        return decode(enc, pos, pixels)
 
     def fill(band: torch.Tensor, t: Tile, tile_side: int) -> None:
         done = 0
         try:
             enc = encode(t)
             for span in t.chunks(chunk, block):
-                pos, pixels = t.points(span, in_size, size)
-                values = decode(enc, pos, pixels)
+                values = values_of(enc, t, span)
                 band[:, span.start - rows.start:span.stop - rows.start, t.cols.start - x0:t.cols.stop - x0] = \
                     values.T.reshape(channels, len(span), len(t.cols))
                 if progress is not None:

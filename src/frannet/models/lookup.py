@@ -41,6 +41,16 @@ def bilinear_lookup(img: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     return _weighted_taps(img, ys, xs, [1 - fy, fy], [1 - fx, fx])
 
 
+def bilinear_axis(u: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The two taps and the fraction of ``bilinear_lookup`` along one axis of ``n`` pixels, for
+    (k,) float64 positions ``u``: (lower tap, upper tap, fraction of the upper)."""
+    u = u.clamp(0, n - 1)
+    lower = u.floor()
+    frac = u - lower
+    lower = lower.long()
+    return lower, (lower + 1).clamp(max=n - 1), frac
+
+
 def _cubic_weights(t: torch.Tensor) -> list[torch.Tensor]:
     """Keys' cubic convolution weights for the taps at -1, 0, 1, 2 around fraction t."""
     a = _CUBIC_A
@@ -76,3 +86,24 @@ def bicubic_window(image: torch.Tensor, size: tuple[int, int], rows: slice | Non
     pos = pixel_centers(out_h, out_w, rows, cols, dtype=torch.float64) * torch.tensor([w, h], dtype=torch.float64)
     values = bicubic_lookup(image.permute(1, 2, 0)[None].contiguous(), pos[None] - 0.5)[0]
     return values.T.reshape(c, rows.stop - rows.start, cols.stop - cols.start).to(image.dtype)
+
+
+def bicubic_grid_lookup(img: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+    """``bicubic_lookup`` of one (1, H, W, C) map at every point of the grid ``ys`` x ``xs`` ((R,) and
+    (K,) float64 positions): (R * K, C), row-major. Separable: the rows first, then the columns."""
+    h, w = img.shape[1:3]
+    img = img[0]
+    y0, x0 = ys.floor(), xs.floor()
+    wy, wx = _cubic_weights(ys - y0), _cubic_weights(xs - x0)
+    y0, x0 = y0.long(), x0.long()
+    xs_taps = [(x0 + i - 1).clamp(0, w - 1) for i in range(4)]
+    lo, hi = int(xs_taps[0].min()), int(xs_taps[3].max()) + 1
+    rows = None
+    for j in range(4):
+        tap = img[(y0 + j - 1).clamp(0, h - 1), lo:hi] * wy[j].to(img.dtype)[:, None, None]
+        rows = tap if rows is None else rows.add_(tap)
+    out = None
+    for i in range(4):
+        tap = rows[:, xs_taps[i] - lo] * wx[i].to(img.dtype)[None, :, None]
+        out = tap if out is None else out.add_(tap)
+    return out.reshape(-1, img.shape[-1])
