@@ -57,13 +57,16 @@ def test_query_grid_refuses_iterative_models():
         model.query_grid(enc, torch.arange(4.0), torch.arange(4.0))
 
 
+def _bundled_case(stage: str, noise: float, scale: int, height: int, width: int, seed: int):
+    """(bundled model, random input, output size, what the model is told)."""
+    lr = torch.rand(3, height, width, generator=torch.Generator().manual_seed(seed))
+    return load_model(BUNDLED[stage]), lr, (height * scale, width * scale), Degradation(sigma=noise)
+
+
 @pytest.mark.parametrize("stage,noise,scale", [("upscale", 0.0, 4), ("upscale", 0.0, 3), ("denoise", 25.0, 1)])
 def test_bundled_models_fast_path_equals_reference(stage, noise, scale):
     """The bundled models through render_tiled (the fast path) against render (the reference)."""
-    model = load_model(BUNDLED[stage])
-    lr = torch.rand(3, 40, 52, generator=torch.Generator().manual_seed(2))
-    size = (40 * scale, 52 * scale)
-    told = Degradation(sigma=noise)
+    model, lr, size, told = _bundled_case(stage, noise, scale, 40, 52, seed=2)
     ref = render(model, lr, size, degradation=told)
     assert (render_tiled(model, lr, size, degradation=told) - ref).abs().max() <= 1e-4
 
@@ -80,10 +83,7 @@ def test_run_mlp_equals_the_mlp():
 @pytest.mark.parametrize("stage,noise,scale", [("upscale", 0.0, 4), ("denoise", 25.0, 1)])
 def test_bf16_option_stays_close_to_float32(stage, noise, scale):
     """The bfloat16 option (measured: PSNR within 0.003 dB) moves outputs a little, never far."""
-    model = load_model(BUNDLED[stage])
-    lr = torch.rand(3, 32, 40, generator=torch.Generator().manual_seed(3))
-    size = (32 * scale, 40 * scale)
-    told = Degradation(sigma=noise)
+    model, lr, size, told = _bundled_case(stage, noise, scale, 32, 40, seed=3)
     ref = render_tiled(model, lr, size, degradation=told)
     fast = render_tiled(load_model(BUNDLED[stage]).set_bf16(), lr, size, degradation=told)
     diff = (fast - ref).abs()
