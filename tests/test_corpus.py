@@ -71,3 +71,11 @@ def test_manifest_keeps_opencv_photos_for_evaluation_only():
         if row["split"] == "corpus":  # full resolution unless the file's own compression shows
             lossy = row["quality"] != "" and int(row["quality"]) < FULL_RES_QUALITY
             assert float(row["scale"]) == (0.5 if lossy else 1.0), row["name"]
+
+
+def test_no_committed_recipe_trains_on_evaluation_photos():
+    from frannet.config import TrainConfig
+
+    for path in (Path(__file__).parents[1] / "configs").glob("*.toml"):
+        for folder in TrainConfig.load(path).data.train:
+            assert folder in ("data/train", "data/corpus"), f"{path.name} trains on {folder}"
