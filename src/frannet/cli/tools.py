@@ -12,44 +12,48 @@ from ..parsing import parse_scale
 from .common import UsageError, progress_bar
 
 
+def _each_image(paths, line) -> int:
+    """Print ``line(path)`` for each image; with several, a bad file is reported and the rest go on
+    (exit code 1), while a single bad file is the command's one-line error."""
+    failed = 0
+    for path in paths:
+        try:
+            print(line(path))
+        except (ImageReadError, ValueError, OSError) as exc:
+            if len(paths) == 1:
+                if isinstance(exc, ValueError):  # ImageReadError is one: already a one-line message
+                    raise
+                raise ImageReadError(f"{path}: not a readable image ({exc})") from None
+            print(f"  failed: {path}: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
 def _estimate_noise(args) -> int:
     import torch
 
     from ..io import read_image
     from ..noise_estimate import estimate_noise
 
-    failed = 0
-    for path in args.images:
-        try:
-            rgb = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1)
-            print(f"{path}: sigma {estimate_noise(rgb):.1f}")
-        except (ImageReadError, ValueError, OSError) as exc:
-            if len(args.images) == 1:
-                raise
-            print(f"  failed: {exc}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
+    def line(path):
+        return f"{path}: sigma {estimate_noise(torch.from_numpy(read_image(path).rgb).permute(2, 0, 1)):.1f}"
+
+    return _each_image(args.images, line)
 
 
 def _estimate_quality(args) -> int:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     from ..jpeg_quality import jpeg_quality
 
     how = {"tables": "read from the file's tables", "pixels": "estimated from the pixels"}
-    failed = 0
-    for path in args.images:
-        try:
-            with Image.open(path) as img:
-                quality, source = jpeg_quality(img)
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            if len(args.images) == 1:
-                raise ImageReadError(f"{path}: not a readable image ({exc})") from None
-            print(f"  failed: {path}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{path}: quality {quality} ({how[source]})" if quality else f"{path}: no JPEG compression found")
-    return 1 if failed else 0
+
+    def line(path):
+        with Image.open(path) as img:  # not read_image: the quantization tables are needed
+            quality, source = jpeg_quality(img)
+        return f"{path}: quality {quality} ({how[source]})" if quality else f"{path}: no JPEG compression found"
+
+    return _each_image(args.images, line)
 
 
 def _interpolate(args) -> int:
