@@ -7,6 +7,7 @@ from PIL import Image
 from frannet.checkpoint import load_model, load_training
 from frannet.config import ConfigError, DataConfig, TrainConfig
 from frannet.data import list_images, load_images, training_batch
+from frannet.models import FranNet
 from frannet.train import learning_rate, train
 
 
@@ -43,6 +44,21 @@ def test_resume_continues_the_same_run(image_folder, tmp_path):
     for part in ("model", "ema"):
         for k in a[part]:
             torch.testing.assert_close(a[part][k], b[part][k], rtol=0, atol=1e-7)
+
+
+def test_bf16_training_follows_the_float32_run_closely(image_folder, tmp_path):
+    """bf16 autocast changes how the forward pass is computed, not what is learned: after a few
+    steps the weights differ from the float32 run's (autocast was in effect) by a small part of
+    how far training moved them, and a float32 run may be resumed in bf16 (bookkeeping, like threads)."""
+    cfg = _config(image_folder, tmp_path / "f32")
+    torch.manual_seed(cfg.seed)
+    start = FranNet(cfg.model).state_dict()
+    a = load_training(train(cfg, progress=False))["model"]
+    half = train(_config(image_folder, tmp_path / "b16"), progress=False, until=2)
+    b = load_training(train(_config(image_folder, tmp_path / "b16", bf16=True), resume=half, progress=False))["model"]
+    moved = sum((a[k] - start[k]).square().sum() for k in a).sqrt()
+    apart = sum((a[k] - b[k]).square().sum() for k in a).sqrt()
+    assert 0 < apart < 0.1 * moved
 
 
 def test_resume_refuses_a_different_model(image_folder, tmp_path):

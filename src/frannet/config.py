@@ -177,6 +177,7 @@ class TrainConfig:
     ckpt_every: int = 250
     keep: int = 3                     # checkpoints kept on disk
     threads: int = 0                  # torch intra-op threads (0: torch's default)
+    bf16: bool = False                # forward passes under bfloat16 autocast (weights, optimizer and EMA stay float32)
     freeze_encoder: bool = False      # train the decoder only; the encoders keep init's weights
 
     def __post_init__(self):

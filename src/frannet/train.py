@@ -64,7 +64,7 @@ def latest_checkpoint(folder: Path) -> Path | None:
 
 def _compatible(saved: TrainConfig, cfg: TrainConfig) -> None:
     """Resuming may extend or re-schedule bookkeeping, not change what is learned."""
-    free = {"steps", "val_every", "ckpt_every", "keep", "out_dir", "threads", "micro_batch", "init"}
+    free = {"steps", "val_every", "ckpt_every", "keep", "out_dir", "threads", "micro_batch", "init", "bf16"}
     a, b = json.loads(saved.to_json()), json.loads(cfg.to_json())
     changed = sorted(k for k in a if k not in free and a[k] != b[k])
     if changed:
@@ -186,7 +186,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         for i, part in enumerate(micro):
             batch = training_batch(images, cfg.data, cfg.seed, step, part).to(dist.device)
             with dist.no_sync(net, skip=i < len(micro) - 1):  # all-reduce once, after the last part
-                loss = objective(net, batch, norm=cfg.loss) * (len(part) / share)
+                with torch.autocast(dist.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    loss = objective(net, batch, norm=cfg.loss) * (len(part) / share)
                 loss.backward()
             loss_sum += loss.item()
         if cfg.grad_clip > 0:
