@@ -194,6 +194,39 @@ def test_a_jpeg_aware_model_starts_from_one_told_less_unchanged(tunable):
         _start_from(FranNet(plain.cfg), aware, TrainConfig.from_dict({"init": "aware", "model": dataclasses.asdict(plain.cfg)}))
 
 
+@pytest.mark.parametrize("tunable", [False, True])
+def test_a_model_for_a_wider_scale_range_starts_unchanged_within_the_old_one(tunable):
+    import dataclasses
+
+    from frannet import FranNet
+    from frannet.train import _start_from
+
+    from tiny import tiny_model
+
+    narrow = tiny_model(tunable=tunable)
+    with torch.no_grad():  # a trained model reads its scale condition; a fresh one's modulation ignores it
+        for p in narrow.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    wide_cfg = dataclasses.replace(narrow.cfg, max_scale=8.0)
+    wide = FranNet(wide_cfg)
+    _start_from(wide, narrow, TrainConfig.from_dict({"init": "narrow", "model": dataclasses.asdict(wide_cfg)}))
+    lr, points = torch.rand(2, 3, 13, 10), torch.rand(2, 50, 2)
+    within = torch.tensor([[1.5, 1.5], [3.0, 4.0]])
+    torch.testing.assert_close(wide.eval()(lr, within, points), narrow.eval()(lr, within, points), rtol=0, atol=1e-5)
+    beyond = torch.tensor([[6.0, 6.0], [8.0, 8.0]])  # the narrow model is told x4 (its clamp); the wide one, x6 and x8
+    assert (wide(lr, beyond, points) - narrow(lr, beyond, points)).abs().max() > 1e-3
+
+
+def test_a_scale_focus_gets_its_share_of_examples_and_the_whole_range_the_rest(image_folder):
+    cfg = DataConfig(train=(str(image_folder / "train"),), patch=8, min_scale=1.0, max_scale=8.0, anisotropic=0.0,
+                     target_points=4, scale_focus=(1.0, 4.0), scale_focus_share=0.5)
+    scale = training_batch(load_images(cfg.train), cfg, 0, 0, range(400)).degradation[:, 0]
+    assert ((scale <= 4).float().mean().item() == pytest.approx(0.5 + 0.5 * 3 / 7, abs=0.07))
+    assert scale.max() > 7
+    with pytest.raises(ValueError, match="scale_focus"):
+        DataConfig(max_scale=4.0, scale_focus=(1.0, 6.0), scale_focus_share=0.5)
+
+
 def test_jpeg_examples_are_saved_at_the_drawn_quality(image_folder):
     import numpy as np
 

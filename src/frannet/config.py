@@ -117,6 +117,8 @@ class DataConfig:
     patch: int = 48                   # low-resolution patch side fed to the encoder
     min_scale: float = 1.0
     max_scale: float = 4.0
+    scale_focus: tuple[float, float] = (1.0, 1.0)  # a sub-range drawn from instead, for a share of examples:
+    scale_focus_share: float = 0.0    # a wide range (x8) trained while most practice stays where most use is
     anisotropic: float = 0.2          # share of examples with different x and y factors
     target_points: int = 2304         # supervised target pixels per example (FranNet's knob)
     noise: tuple[float, float] = (0.0, 0.0)  # Gaussian noise sigma range (0-255 scale) added to inputs
@@ -138,6 +140,10 @@ class DataConfig:
         _check(self.patch >= 8, "patch must be >= 8")
         _check(1.0 <= self.min_scale <= self.max_scale, "need 1 <= min_scale <= max_scale")
         _check(0.0 <= self.anisotropic <= 1.0, "anisotropic must be in [0, 1]")
+        _check(len(self.scale_focus) == 2 and (self.scale_focus_share == 0 or
+               self.min_scale <= self.scale_focus[0] <= self.scale_focus[1] <= self.max_scale),
+               "scale_focus must be [low, high] inside [min_scale, max_scale]")
+        _check(0.0 <= self.scale_focus_share <= 1.0, "scale_focus_share must be in [0, 1]")
         _check(self.target_points >= 1, "target_points must be >= 1")
         _check(len(self.train) >= 1, "train needs at least one folder")
         _check(len(self.noise) == 2 and 0.0 <= self.noise[0] <= self.noise[1], "noise must be [low, high] with 0 <= low <= high")

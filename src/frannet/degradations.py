@@ -244,28 +244,28 @@ def _uniform(g: torch.Generator, lo: float, hi: float) -> float:
     return lo + (hi - lo) * torch.rand((), generator=g).item()
 
 
-def _noise_range(cfg: DataConfig, g: torch.Generator) -> tuple[float, float]:
-    """The whole noise range, or for a ``noise_focus_share`` of examples the focus range (no
-    random draw when there is no focus, so older recipes draw exactly as before)."""
-    if cfg.noise_focus_share > 0 and torch.rand((), generator=g) < cfg.noise_focus_share:
-        return cfg.noise_focus
-    return cfg.noise
+def _focused(g: torch.Generator, whole: tuple[float, float], focus: tuple[float, float], share: float):
+    """The whole range, or for a ``share`` of examples the focus range (no random draw when there
+    is no focus, so older recipes draw exactly as before)."""
+    return focus if share > 0 and torch.rand((), generator=g) < share else whole
 
 
 def draw_degradation(cfg: DataConfig, g: torch.Generator, cut: Cut) -> Degradation:
     """One training example's degradation, drawn from ``cfg``'s ranges with the example's
-    generator ``g``: a scale in [min_scale, max_scale] (a share ``anisotropic`` of examples
-    draws one per axis), whose crop ``cut`` takes from a picture, then a gray input (share
-    ``gray_input``), a noise sigma (in ``noise``, or for a share, ``noise_focus``) and, for a
-    share ``jpeg_share``, a JPEG save (quality, chroma layout, perhaps an earlier save).
+    generator ``g``: a scale in [min_scale, max_scale] (for a share ``scale_focus_share``, in
+    ``scale_focus``; a share ``anisotropic`` of examples draws one per axis), whose crop ``cut``
+    takes from a picture, then a gray input (share ``gray_input``), a noise sigma (in ``noise``,
+    or for a share, ``noise_focus``) and, for a share ``jpeg_share``, a JPEG save (quality,
+    chroma layout, perhaps an earlier save).
 
-    The order of the draws is the order in which recipes have always drawn them: a new field's
-    draw goes last, and only when its range is set, so existing recipes' examples stay the same."""
-    sy = _uniform(g, cfg.min_scale, cfg.max_scale)
-    sx = _uniform(g, cfg.min_scale, cfg.max_scale) if torch.rand((), generator=g) < cfg.anisotropic else sy
+    A field added later draws only when its range is set (and, but for the scale focus, after
+    the others), so the examples of recipes that do not set it stay exactly as they were."""
+    scales = _focused(g, (cfg.min_scale, cfg.max_scale), cfg.scale_focus, cfg.scale_focus_share)
+    sy = _uniform(g, *scales)
+    sx = _uniform(g, *scales) if torch.rand((), generator=g) < cfg.anisotropic else sy
     sx, sy = cut(sx, sy)
     gray = bool(torch.rand((), generator=g) < cfg.gray_input)
-    sigma = _uniform(g, *_noise_range(cfg, g))
+    sigma = _uniform(g, *_focused(g, cfg.noise, cfg.noise_focus, cfg.noise_focus_share))
     jpeg = {}
     if cfg.jpeg_share > 0 and torch.rand((), generator=g) < cfg.jpeg_share:
         jpeg["jpeg"] = _quality(g, cfg.jpeg_quality)

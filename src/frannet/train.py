@@ -91,11 +91,16 @@ def _start_from(model: FranNet, trained: FranNet, cfg: TrainConfig) -> None:
     architecture (its new input layer for x_t and t keeps its fresh initialisation), a model may
     start from one with fewer trunk blocks (the extra blocks start as the identity), and a tunable
     or JPEG-aware model from one told less (its modulation starts as the identity, and the decoder
-    reads the new condition entries with zero weights): each computes what the trained one did."""
+    reads the new condition entries with zero weights), and a model conditioned on a wider scale
+    range from a narrower one (the log-scale entries, log s / log max_scale, are read with weights
+    grown by the ratio of the logs): each computes what the trained one did, within its range."""
     own = {f: getattr(cfg.model, f) for f in ("restorator", "target", "schedule", "schedule_steps", "residual_scale")}
     deeper = trained.cfg.blocks < cfg.model.blocks
     if deeper:
         own["blocks"] = cfg.model.blocks
+    wider = trained.cfg.max_scale < cfg.model.max_scale
+    if wider:
+        own["max_scale"] = cfg.model.max_scale
     told_more = (trained.cfg.tunable, trained.cfg.jpeg) != (cfg.model.tunable, cfg.model.jpeg)
     if told_more:
         if (trained.cfg.tunable and not cfg.model.tunable) or (trained.cfg.jpeg and not cfg.model.jpeg):
@@ -113,6 +118,12 @@ def _start_from(model: FranNet, trained: FranNet, cfg: TrainConfig) -> None:
                 wide = torch.zeros_like(own_state[key])
                 wide[:, :state[key].shape[1]] = state[key]
                 state[key] = wide
+    if wider:  # columns 2 and 3 of the condition (after the latent, for the decoder) are log sx, log sy
+        grow = math.log(max(cfg.model.max_scale, 2.0)) / math.log(max(trained.cfg.max_scale, 2.0))
+        for key, first in (("decoder.image.weight", cfg.model.latent), ("encoder.modulation.net.0.weight", 0)):
+            if key in state:
+                state[key] = state[key].clone()
+                state[key][:, first + 2:first + 4] *= grow
     missing, unexpected = model.load_state_dict(state, strict=False)
     allowed = ("decoder.state.", "encoder.modulation.") if told_more else ("decoder.state.",)
     if unexpected or any(not k.startswith(allowed) for k in missing):
