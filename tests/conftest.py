@@ -39,6 +39,14 @@ def colorize_path(tmp_path):
     return path
 
 
+@pytest.fixture
+def jpeg_path(tmp_path):
+    """A tiny random upscaling model that is also told the JPEG quality (a JPEG-aware upscaler)."""
+    path = tmp_path / "tiny-jpeg.safetensors"
+    save_model(path, tiny_model(jpeg=True), task="upscale")
+    return path
+
+
 @pytest.fixture(scope="session")
 def image_folder(tmp_path_factory):
     """A train and a val folder of small dead-leaves images."""

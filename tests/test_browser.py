@@ -135,3 +135,18 @@ def test_diffusion_shows_its_cost_and_the_uncertainty_map(server, page):
     page.uncheck("#show-uncertainty")
     assert page.eval_on_selector("#after", "img => img.src").endswith("/result.png")
     assert problems == []
+
+
+def test_the_jpeg_quality_control_sends_its_choice(server, page):
+    page.goto(server)
+    assert page.input_value("#jpeg") == "auto" and page.locator("#jpeg-quality").is_disabled()
+    page.select_option("#jpeg", "quality")
+    assert page.locator("#jpeg-quality").is_enabled()
+    page.fill("#jpeg-quality", "40")
+    page.locator("#file").set_input_files(str(SAMPLE_IMAGE))
+    page.fill("#scale", "2")
+    page.click("#run")
+    page.wait_for_selector("#error:not([hidden])", timeout=60_000)  # the test's upscaler reads no JPEG quality
+    assert "cannot be told quality 40" in page.inner_text("#error")
+    page.select_option("#jpeg", "off")
+    assert page.locator("#jpeg-quality").is_disabled()

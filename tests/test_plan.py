@@ -107,10 +107,38 @@ def test_impossible_combinations_are_refused_in_one_line(job, sigma, described, 
     assert "\n" not in str(caught.value)
 
 
-def test_a_jpeg_degradation_has_no_model_yet():
-    job = Job(30, 20)
-    with pytest.raises(ValueError, match="JPEG"):
-        plan(job, Degradation(jpeg=40), _described())
+def _jpeg_aware(described: dict[str, ModelDescriptor]) -> dict[str, ModelDescriptor]:
+    """The same models with an upscaler that is also told the JPEG quality."""
+    return {**described, "upscale": ModelDescriptor("upscale", "single", (1, 4), (0, 0), (*TUNABLE, "jpeg"))}
+
+
+@pytest.mark.parametrize("size,sigma,colorize,stages", [
+    ((60, 40), 0.0, False, [("upscale", Degradation(sx=2.0, sy=2.0, jpeg=75))]),
+    ((30, 20), 0.0, False, [("upscale", Degradation(jpeg=75))]),  # x1: the upscaler removes the artefacts alone
+    ((30, 20), 0.0, True, [("upscale", Degradation(jpeg=75)), ("colorize", Degradation(gray=True))]),
+    # noise given (or found): denoised first, and the denoised image is no longer a JPEG
+    ((60, 40), 10.0, False, [("denoise", Degradation(sigma=10.0)), ("upscale", Degradation(sx=2.0, sy=2.0))]),
+    ((30, 20), 10.0, False, [("denoise", Degradation(sigma=10.0))]),
+])
+def test_a_jpeg_goes_to_the_upscaler_told_its_quality(size, sigma, colorize, stages):
+    job = Job(*size, colorize=colorize)
+    planned = plan(job, Degradation(sigma=sigma, gray=colorize, jpeg=75).for_sizes((20, 30), (job.height, job.width)),
+                   _jpeg_aware(_described()))
+    assert [(s.task, s.degradation) for s in planned] == stages
+    assert [s.model for s in planned] == [task for task, _ in stages]
+    assert ("q75" in planned[0].label()) == (sigma == 0)
+
+
+@pytest.mark.parametrize("job,slot,described", [
+    (Job(30, 20), "upscale", _described()),
+    (Job(60, 40), "upscale", _described()),
+    (Job(60, 40, restorator="diffusion"), "diffusion", _jpeg_aware(_described())),  # the upscaler that runs
+])
+def test_a_jpeg_quality_told_to_a_model_that_reads_none_is_a_one_line_error(job, slot, described):
+    with pytest.raises(ValueError, match=f"the {slot} model reads no JPEG condition, so it cannot be told quality "
+                                         f"40") as caught:
+        plan(job, Degradation(jpeg=40).for_sizes((20, 30), (job.height, job.width)), described)
+    assert "\n" not in str(caught.value)
 
 
 def test_a_model_in_a_slot_of_another_task_is_refused():

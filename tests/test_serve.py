@@ -16,6 +16,7 @@ from tiny import tiny_model
 
 from frannet import save_model
 from frannet.cli import main
+from frannet import pipeline
 from frannet.pipeline import Job, Models
 from frannet.restorators import Sampling
 from frannet.serve import app as serve_app
@@ -115,6 +116,22 @@ def test_exact_size_and_all_at_once(client):
     assert Image.open(io.BytesIO(client.get(job["result"]).content)).size == (45, 31)
 
 
+def test_a_jpegs_quality_reaches_the_upscaler(monkeypatch, jpeg_path, model_path):
+    monkeypatch.setattr(pipeline, "quality_from_pixels", lambda rgb: None)  # told only from the file's tables
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(_png(24, 16))).save(buffer, "JPEG", quality=63)
+    with _client(Models(upscale=jpeg_path)) as client:
+        results = {}
+        for jpeg in ("auto", "63", "off"):
+            job = _finish(client, _submit(client, buffer.getvalue(), "photo.jpg", jpeg=jpeg).json())
+            assert job["status"] == "done", job["error"]
+            results[jpeg] = np.asarray(Image.open(io.BytesIO(client.get(job["result"]).content)), dtype=int)
+    assert np.array_equal(results["auto"], results["63"]) and np.abs(results["auto"] - results["off"]).max() > 2
+    with _client(Models(upscale=model_path)) as client:  # an upscaler that reads no JPEG quality
+        job = _finish(client, _submit(client, buffer.getvalue(), "photo.jpg", jpeg="63").json())
+    assert job["status"] == "error" and "reads no JPEG condition, so it cannot be told quality 63" in job["error"]
+
+
 def test_missing_model_is_a_job_error(model_path, tmp_path):
     with _client(Models(upscale=model_path, denoise=tmp_path / "missing.safetensors")) as client:
         job = _finish(client, _submit(client, _png(20, 20), task="denoise", noise="15").json())
@@ -153,6 +170,7 @@ def test_bad_files_are_readable_errors(client, data, message):
     ({"restorator": "diffusion", "steps": "0"}, "steps must be a whole number from 1 to 100"),
     ({"restorator": "diffusion", "samples": "65"}, "samples must be a whole number from 1 to 64"),
     ({"restorator": "diffusion", "samples": "two"}, "samples must be a whole number"),
+    ({"jpeg": "best"}, "jpeg expects auto, off or a quality from 1 to 100, got 'best'"),
 ])
 def test_bad_options_are_readable_errors(client, fields, message):
     answer = _submit(client, _png(20, 20), **fields)
@@ -176,6 +194,8 @@ def test_no_file_and_unknown_job(client):
     ({"task": "upscale", "scale": "2", "steps": "3"}, Job(20, 10)),  # steps are for diffusion
     ({"task": "upscale", "scale": "2", "restorator": "diffusion", "steps": "3", "samples": "2"},
      Job(20, 10, restorator="diffusion", sampling=Sampling(steps=3, samples=2))),
+    ({"task": "upscale", "scale": "2", "jpeg": "off"}, Job(20, 10, jpeg="off")),
+    ({"task": "denoise", "noise": "auto", "jpeg": "40"}, Job(10, 5, noise=None, jpeg=40)),
 ])
 def test_tasks_map_to_jobs(form, job):
     named = replace(job, restorator=job.restorator or "single")  # the page always names its restorator

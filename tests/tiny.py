@@ -17,14 +17,16 @@ TINY_TUNABLE = dataclasses.replace(TINY, tunable=True)
 
 
 def tiny_model(seed: int = 0, randomize_head: bool = True, tunable: bool = False, unshuffle: int = 1,
-               restorator: str = "single") -> FranNet:
+               restorator: str = "single", jpeg: bool = False) -> FranNet:
     """A small random FranNet; the residual head (and a tunable model's modulation) is
-    randomised so the output is not plain bicubic and does depend on the condition."""
+    randomised so the output is not plain bicubic and does depend on the condition. ``jpeg``:
+    tunable and told the JPEG quality too."""
     torch.manual_seed(seed)
-    model = FranNet(dataclasses.replace(TINY_TUNABLE if tunable else TINY, unshuffle=unshuffle, restorator=restorator))
+    model = FranNet(dataclasses.replace(TINY_TUNABLE if tunable or jpeg else TINY, unshuffle=unshuffle,
+                                        restorator=restorator, jpeg=jpeg))
     if randomize_head:
         torch.nn.init.normal_(model.decoder.mlp[-1].weight, std=0.1)
-    if tunable:
+    if tunable or jpeg:
         torch.nn.init.normal_(model.encoder.modulation.net[-1].weight, std=0.5)
     return model.eval()
 

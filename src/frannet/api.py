@@ -113,10 +113,14 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
             steps: int | None = None, eta: float = Sampling.eta, seed: int = Sampling.seed,
             samples: int = Sampling.samples, uncertainty: bool = False, adaptive: float | None = None,
             region: tuple[int, int, int, int] | None = None, progressive: bool = False, ensemble: int = 1,
-            tile: int | None = None, aspect: str = "stretch"):
+            tile: int | None = None, aspect: str = "stretch", jpeg: str | int = "auto"):
     """Restore a PIL image or numpy array: upscale by ``scale`` (a number or (sx, sy)) or to
     ``size`` (w, h) (neither: keep the size), remove noise of std ``noise`` (0-255 scale;
-    None estimates it), and ``colorize`` a gray photo, in any combination. A ``size`` of
+    None estimates it), and ``colorize`` a gray photo, in any combination. ``jpeg``: the input's
+    JPEG quality, told to an upscaling model that reads it (which removes the artefacts, at
+    scale 1 too): "auto" reads a JPEG image's quantization tables (a PIL image opened from a
+    JPEG file), else estimates it from the pixels (a model that reads none is told nothing);
+    "off" ignores it; a quality 1-100 is told as it is. A ``size`` of
     another aspect ratio is filled by stretching (``aspect="stretch"``), or with the aspect
     kept: ``"fit"``, the largest size inside it; ``"fill"``, covered and the centre cut out.
 
@@ -140,6 +144,7 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
         raise ValueError(f"tile {problem}")
     arr = _as_array(image)
     picture = _from_numpy(arr)
+    picture.quantization = getattr(image, "quantization", None)  # a PIL image read from a JPEG file has them
     window = None
     if size is not None:
         size, window = framed(*picture.size, size, aspect)
@@ -151,7 +156,7 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
                                 size=size, max_pixels=max_pixels)
     sampling = Sampling(steps=steps, eta=eta, seed=seed, samples=samples, adaptive=adaptive)
     job = Job(width, height, noise=noise, colorize=colorize, consistency=consistency, restorator=restorator,
-              sampling=sampling, region=region, progressive=progressive, ensemble=ensemble, tile=tile)
+              sampling=sampling, region=region, progressive=progressive, ensemble=ensemble, tile=tile, jpeg=jpeg)
     result = restore_picture(picture, job, models)
     if window is not None:
         result = result.crop(*window)
@@ -173,7 +178,7 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
     CheckpointError); the bundled frannet-sr by default.
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
     ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``adaptive``, ``uncertainty``,
-    ``region``, ``progressive``, ``ensemble``, ``tile`` and ``aspect``, as for ``restore``.
+    ``region``, ``progressive``, ``ensemble``, ``tile``, ``aspect`` and ``jpeg``, as for ``restore``.
     ``bf16``: run the model in bfloat16 where measured harmless (faster on CPUs with AVX-512 bf16;
     PSNR within 0.001 dB on the held-out photos; see ``FranNet.set_bf16``).
     """
@@ -185,23 +190,26 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
 
 
 def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None, ensemble: int = 1,
-            bf16: bool = False):
+            bf16: bool = False, jpeg: str | int = "auto"):
     """Remove Gaussian noise of std ``noise`` (0-255 scale; the dial, 0 to 75) from a PIL image
     or numpy array; by default the level is estimated from the image. ``ensemble`` as for
     ``restore``: 2 views gain about 0.05 dB for twice the time. ``model``: a FranNet or a file
     of a denoising model (its descriptor says so). ``bf16`` as for ``upscale`` (PSNR within
-    0.003 dB at sigma 25)."""
+    0.003 dB at sigma 25). ``jpeg`` as for ``restore``: a JPEG found without noise goes to the
+    upscaling model at scale 1 if it reads the quality."""
     if noise is not None and not (0 <= noise <= MAX_NOISE):
         raise ValueError(f"noise must be a sigma between 0 and {MAX_NOISE:g} (0-255 scale), got {noise!r}")
-    return restore(image, noise=noise, models=Models(denoise=model, bf16=bf16), ensemble=ensemble)
+    return restore(image, noise=noise, models=Models(denoise=model, bf16=bf16), ensemble=ensemble, jpeg=jpeg)
 
 
-def colorize(image, scale=None, size=None, noise: float | None = 0.0, model: FranNet | str | Path | None = None):
+def colorize(image, scale=None, size=None, noise: float | None = 0.0, model: FranNet | str | Path | None = None,
+             jpeg: str | int = "auto"):
     """Colour a gray (or colour, whose luma is used) PIL image or numpy array; it may also be
     denoised and upscaled (the luma is restored first, then coloured). The output's luma is the
-    restored luma: without noise or upscaling, the input's. ``model``: a FranNet or a file of a
-    colorizing model (its descriptor says so); the other stages use the bundled models."""
-    return restore(image, scale, size, noise=noise, colorize=True, models=Models(colorize=model))
+    restored luma: without noise, upscaling or a JPEG quality told, the input's. ``model``: a
+    FranNet or a file of a colorizing model (its descriptor says so); the other stages use the
+    bundled models. ``jpeg`` as for ``restore``."""
+    return restore(image, scale, size, noise=noise, colorize=True, models=Models(colorize=model), jpeg=jpeg)
 
 
 def _missing(mask) -> np.ndarray:

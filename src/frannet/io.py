@@ -3,8 +3,9 @@
 Reading turns the picture upright (EXIF orientation), refuses animations and decompression
 bombs with a clear message, keeps the alpha channel apart, keeps 16-bit PNG and TIFF at 16
 bits (``codecs``) and converts CMYK to RGB with a notice. The ICC profile and EXIF (its
-orientation reset to 1) are carried to the output. Writing is atomic: the file appears
-complete or not at all.
+orientation reset to 1) are carried to the output; a JPEG's quantization tables are kept
+apart (they tell its quality, ``jpeg_quality``, and are not written). Writing is atomic: the file
+appears complete or not at all.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Picture:
     gray: bool = False                  # a gray source: written back as a gray file
     std: np.ndarray | None = None       # (H, W) per-pixel std of an iterative restorator's samples
     evaluations: np.ndarray | None = None  # (H, W) an iterative restorator's decoder evaluations per pixel
+    quantization: dict | None = None    # a JPEG source's quantization tables (Pillow's), for its quality
 
     @property
     def size(self) -> tuple[int, int]:
@@ -81,6 +83,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, limit_nam
                 raise ImageReadError(f"{path}: {img.width}x{img.height} exceeds the limit of {max_pixels} pixels"
                                      + raise_it)
             info, orientation = _metadata(img)
+            quantization = getattr(img, "quantization", None) or None  # a JPEG's; read with its header
             samples = read_deep(path, img.format)
             if samples is None:
                 if img.mode == "CMYK":
@@ -98,7 +101,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, limit_nam
         if isinstance(exc, ImageReadError):
             raise
         raise ImageReadError(f"{path}: corrupt or truncated image ({exc})") from None
-    return _to_picture(UPRIGHT.get(orientation, np.asarray)(samples), info)
+    return replace(_to_picture(UPRIGHT.get(orientation, np.asarray)(samples), info), quantization=quantization)
 
 
 def _metadata(img: Image.Image) -> tuple[dict, int]:

@@ -50,7 +50,12 @@ _TABLES = np.stack([ijg_table(q) for q in range(1, 101)]).astype(np.float64)
 def quality_from_tables(img: Image.Image) -> int | None:
     """The IJG quality whose luma table is closest to the file's, or None for a file without
     quantization tables. Exact for files written by libjpeg with ``quality=Q``."""
-    tables = getattr(img, "quantization", None)
+    return table_quality(getattr(img, "quantization", None))
+
+
+def table_quality(tables: dict | None) -> int | None:
+    """``quality_from_tables`` from the tables themselves (a JPEG file's ``quantization`` as
+    Pillow reads it: table number -> 64 steps in row order; None or empty: a file without)."""
     if not tables:
         return None
     luma = np.asarray(tables[0], dtype=np.float64)

@@ -47,6 +47,16 @@ def parse_noise(text: str | None) -> float | None:
     return sigma
 
 
+def parse_jpeg(text: str) -> str | int:
+    """'auto' (read the input's JPEG quality), 'off' (ignore it) or a quality from 1 to 100."""
+    word = text.strip().lower()
+    if word in ("auto", "off"):
+        return word
+    if not word.isdecimal() or not 1 <= int(word) <= 100:
+        raise ValueError(f"jpeg expects auto, off or a quality from 1 to 100, got {text!r}")
+    return int(word)
+
+
 def parse_region(text: str) -> tuple[int, int, int, int]:
     """'X0,Y0,X1,Y1': a window of the output in its pixels (x1, y1 exclusive)."""
     try:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..io import DEFAULT_QUALITY, IMAGE_SUFFIXES
-from ..parsing import parse_colour, parse_noise, parse_region, parse_scale, parse_size
+from ..parsing import parse_colour, parse_jpeg, parse_noise, parse_region, parse_scale, parse_size
 from .common import UsageError, ensemble_views, positive_int, progress_bar, tile_side
 
 
@@ -108,8 +108,11 @@ class _Restorer:
 
         self.args = args
         self.noise = parse_noise(args.noise)
-        if args.scale is None and args.size is None and self.noise == 0 and not args.colorize:
-            raise UsageError("nothing to do: give --scale or --size to upscale, --noise to denoise, or --colorize")
+        self.jpeg = parse_jpeg(args.jpeg)
+        if args.scale is None and args.size is None and self.noise == 0 and not args.colorize and \
+                not isinstance(self.jpeg, int):
+            raise UsageError("nothing to do: give --scale or --size to upscale, --noise to denoise, --colorize, "
+                             "or --jpeg Q to remove JPEG artefacts")
         self.scale = parse_scale(args.scale) if args.scale else None
         self.size = parse_size(args.size) if args.size else None
         if self.scale is None and self.size is None:
@@ -124,10 +127,12 @@ class _Restorer:
         self.sampling = _sampling(args, single_output)
         self.noted = set()
 
-    def _stages(self) -> list[str]:
+    def _stages(self, reads_jpeg: bool = False) -> list[str]:
         """The tasks this command may run, in order (a picture whose noise is estimated at 0 skips
-        denoising; one with nothing else to do goes through the upscaler at x1)."""
-        upscales = self.size is not None or self.scale not in (1, (1, 1))
+        denoising; one with nothing else to do goes through the upscaler at x1, and so does a JPEG
+        without noise given, to remove its artefacts: for --jpeg auto, when the upscaler ``reads_jpeg``)."""
+        removes_jpeg = self.noise in (None, 0) and (isinstance(self.jpeg, int) or self.jpeg == "auto" and reads_jpeg)
+        upscales = self.size is not None or self.scale not in (1, (1, 1)) or removes_jpeg
         return [task for task, asked in (("denoise", self.noise != 0), ("upscale", upscales),
                                          ("colorize", self.args.colorize)) if asked]
 
@@ -137,8 +142,9 @@ class _Restorer:
         from ..checkpoint import TASK_NOUNS, describe
         from ..pipeline import Models, article
 
-        task = describe(path).task
-        stages = self._stages()
+        described = describe(path)
+        task = described.task
+        stages = self._stages(reads_jpeg="jpeg" in described.conditions)
         if task not in stages:
             how = {"upscale": "give --scale or --size to upscale", "denoise": "give --noise to denoise first",
                    "colorize": "give --colorize (or use frannet colorize)"}[task]
@@ -184,7 +190,8 @@ class _Restorer:
         width, height, window = self.output_shape(picture, src, dst)
         job = Job(width, height, noise=self.noise, colorize=args.colorize, consistency=args.consistency,
                   tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
-                  sampling=self.sampling, region=self.region, progressive=args.progressive, ensemble=args.ensemble)
+                  sampling=self.sampling, region=self.region, progressive=args.progressive, ensemble=args.ensemble,
+                  jpeg=self.jpeg)
         x0, y0, x1, y1 = job.window
         streamed = needs_streaming(x1 - x0, y1 - y0, job.max_memory - resident_bytes())  # written band by band
         if streamed and window and not (args.colorize or args.consistency):  # (which restore_bands refuses)
@@ -300,6 +307,12 @@ def add_parsers(sub) -> None:
         p.add_argument("--noise", default=noise_default,
                        help=f"the denoising dial: the input's noise sigma on the 0-255 scale (0 to 75), or 'auto' "
                             f"to estimate it per image (default {noise_default})")
+        p.add_argument("--jpeg", default="auto", metavar="auto|off|Q",
+                       help="the input's JPEG quality, told to an upscaling model that reads it (a JPEG-aware "
+                            "--model; the bundled frannet-sr reads none yet), which then removes the artefacts, at "
+                            "--scale 1 too: auto reads it from a JPEG's quantization tables, else estimates it from "
+                            "the pixels of a picture saved from a JPEG, and tells a model that reads none nothing; "
+                            "off ignores it; Q (1-100) tells that quality (default auto)")
         if name == "restore":
             p.add_argument("--colorize", action="store_true", help="colour a gray photo")
         else:

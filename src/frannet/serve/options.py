@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from ..api import output_size
-from ..parsing import parse_noise, parse_scale, parse_size
+from ..parsing import parse_jpeg, parse_noise, parse_scale, parse_size
 from ..pipeline import Job
 from ..restorators import DEFAULT_STEPS, Sampling
 
@@ -52,7 +52,8 @@ def job_from_form(form: Mapping[str, str], width: int, height: int, max_pixels: 
     noise = parse_noise(form.get("noise", "auto")) if task in ("denoise", "all") else 0.0
     if task == "denoise" and noise == 0:
         raise ValueError("denoising with noise 0 does nothing: raise the noise dial or choose auto")
-    return Job(*size, noise=noise, colorize=task in ("colorize", "all"), restorator=restorator, sampling=sampling)
+    return Job(*size, noise=noise, colorize=task in ("colorize", "all"), restorator=restorator, sampling=sampling,
+               jpeg=parse_jpeg(form.get("jpeg", "auto")))
 
 
 def estimate_seconds(job: Job) -> float | None:

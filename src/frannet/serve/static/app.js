@@ -62,6 +62,7 @@ function updateControls() {
   $("noise-controls").disabled = task === "upscale" || task === "colorize";
   $("noise").disabled = $("noise-auto").checked;
   $("noise-value").textContent = $("noise-auto").checked ? "auto" : $("noise").value;
+  $("jpeg-quality").disabled = $("jpeg").value !== "quality";
   const restorators = Object.fromEntries(config.restorators.map((r) => [r.id, r]));
   for (const option of $("restorator").options) option.disabled = !restorators[option.value].tasks.includes(task);
   if ($("restorator").selectedOptions[0].disabled) $("restorator").value = "single";
@@ -105,6 +106,7 @@ function formData() {
   data.append("scale", $("scale").value.trim());
   data.append("size", $("size").value.trim());
   data.append("noise", $("noise-auto").checked ? "auto" : $("noise").value);
+  data.append("jpeg", $("jpeg").value === "quality" ? $("jpeg-quality").value : $("jpeg").value);
   data.append("restorator", $("restorator").value);
   if (!$("steps").disabled) {
     data.append("steps", $("steps").value);
@@ -301,7 +303,9 @@ async function start() {
     + "on 2 CPU threads; 2 or more samples also give an uncertainty map.";
   $("limits").textContent = `Uploads up to ${config.max_upload_mb} MB; inputs and results up to `
     + `${(config.max_pixels / 1e6).toLocaleString("en", { maximumFractionDigits: 2 })} megapixels.`;
-  for (const id of ["task", "restorator", "noise", "noise-auto"]) $(id).addEventListener("input", updateControls);
+  for (const id of ["task", "restorator", "noise", "noise-auto", "jpeg"]) {
+    $(id).addEventListener("input", updateControls);
+  }
   updateControls();
   $("controls").addEventListener("submit", run);
   $("run").disabled = false;
