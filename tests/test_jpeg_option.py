@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from tiny import tiny_model
 
@@ -21,6 +22,7 @@ from frannet.dead_leaves import dead_leaves
 from frannet.degradations import jpeg_level
 from frannet.io import read_image, write_image
 from frannet.jpeg_quality import quality_from_tables, table_quality
+from frannet.noise_estimate import estimate_noise
 from frannet import pipeline
 from frannet.pipeline import Job, Models, plan_picture, restore_bands, restore_picture
 
@@ -104,6 +106,24 @@ def test_a_jpeg_with_noise_given_is_denoised_then_upscaled_untold(jpeg_photo):
     models = Models(upscale=tiny_model(jpeg=True), denoise=tiny_model(tunable=True))
     stages = plan_picture(read_image(jpeg_photo), Job(96, 80, noise=10.0, jpeg=63), models)
     assert [(s.task, s.degradation.jpeg) for s in stages] == [("denoise", None), ("upscale", None)]
+
+
+@pytest.mark.parametrize("sigma,denoised", [(1.5, False), (12.0, True)])
+def test_on_a_told_jpeg_only_clear_noise_is_denoised_first(tmp_path, sigma, denoised):
+    """Below JPEG_CLEAN an estimate on a JPEG is the photo's own faint noise: the JPEG-aware
+    upscaler runs alone, told the quality; above it, the denoiser runs first."""
+    rng = np.random.default_rng(5)
+    clean = dead_leaves(96, rng, r_min=12, max_discs=40).astype(np.float64)
+    path = tmp_path / "noisy.jpg"
+    Image.fromarray(np.clip(clean + rng.normal(0, sigma, clean.shape), 0, 255).round().astype(np.uint8)).save(
+        path, quality=95)
+    picture = read_image(path)
+    estimate = estimate_noise(torch.from_numpy(picture.rgb).permute(2, 0, 1))
+    assert pipeline.CLEAN < estimate and (estimate > pipeline.JPEG_CLEAN) == denoised  # the old floor would denoise both
+    models = Models(upscale=tiny_model(jpeg=True), denoise=tiny_model(tunable=True))
+    stages = plan_picture(picture, Job(192, 192, noise=None), models)
+    assert [s.task for s in stages] == (["denoise", "upscale"] if denoised else ["upscale"])
+    assert stages[-1].degradation.jpeg == (None if denoised else 95)
 
 
 @pytest.mark.parametrize("jpeg", [0, 101, "high", True, 50.0, None])

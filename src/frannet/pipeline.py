@@ -22,8 +22,11 @@ The noise level is the user's dial (sigma on the 0-255 scale) or, when not given
 from the picture (``noise_estimate``). The estimate is not misled by JPEG artefacts, so it
 stands on JPEGs too: on the 5 data/val photos downscaled x2 and saved by Pillow, it reads lower
 than on the same photo uncompressed in all 20 files (q30: 0.02-0.47; q50: 0.04-0.52; q75:
-0.15-0.60; q90: 0.29-0.70; uncompressed: 0.24-1.82): compression smooths noise away, and an
-estimate that reaches CLEAN on a JPEG is the photo's own noise, which the denoiser removes first.
+0.15-0.60; q90: 0.29-0.70; uncompressed: 0.24-1.82): compression smooths noise away. On a JPEG
+whose quality the upscaler is told, an estimate below JPEG_CLEAN (3) is taken as clean: the
+denoiser would barely change a photo's own faint noise (+0.01 to +0.04 dB on the 6 of those 20
+files that read 0.5 or more) and would take the artefact removal's place; above it, the photo
+is noisy and the denoiser runs first.
 The JPEG quality is the user's (``Job.jpeg``), or, for "auto", read from the file's
 quantization tables, else estimated from the pixels when they fit a quality's table
 (``jpeg_quality``); "auto" with an upscaler that reads no JPEG condition tells nothing.
@@ -62,6 +65,7 @@ BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
            "diffusion": WEIGHTS / "frannet-diffusion.safetensors"}
 SLOT_TASKS = {"upscale": "upscale", "denoise": "denoise", "colorize": "colorize", "diffusion": "upscale"}
 CLEAN = 0.5  # estimated sigmas below this (0-255 scale) are treated as a clean input
+JPEG_CLEAN = 3.0  # the same on a JPEG whose quality the upscaler is told (see the module's docstring)
 DENOISED_BAND = 256  # rows per band when a denoised image is streamed out as it is
 
 
@@ -424,11 +428,11 @@ def _jpeg(picture: Picture, job: Job, models: Mapping[str, ModelDescriptor]) -> 
 def _prepare(picture: Picture, job: Job, models: Mapping[str, ModelDescriptor]) -> _Input:
     straight = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
     alpha = None if picture.alpha is None else torch.from_numpy(np.ascontiguousarray(picture.alpha))
+    jpeg = _jpeg(picture, job, models)
     sigma = float(job.noise) if job.noise is not None else estimate_noise(straight)
-    if job.noise is None:  # an estimate: below CLEAN is no noise, above the trained range is its top
-        sigma = 0.0 if sigma < CLEAN else min(sigma, MAX_NOISE)
-    return _Input(straight if alpha is None else fill_hidden(straight, alpha), alpha, sigma,
-                  _jpeg(picture, job, models))
+    if job.noise is None:  # an estimate: below the floor is no noise, above the trained range is its top
+        sigma = 0.0 if sigma < (CLEAN if jpeg is None else JPEG_CLEAN) else min(sigma, MAX_NOISE)
+    return _Input(straight if alpha is None else fill_hidden(straight, alpha), alpha, sigma, jpeg)
 
 
 def _output_info(picture: Picture, job: Job) -> dict:
