@@ -90,18 +90,29 @@ def test_bf16_option_stays_close_to_float32(stage, noise, scale):
     assert 0 < diff.max() <= 0.05 and diff.mean() <= 2e-3
 
 
-def test_bf16_through_the_api_and_cli(tmp_path):
+def test_precision_through_the_api_and_cli(tmp_path, monkeypatch):
+    """float32 is the reference; bfloat16 moves 8-bit outputs by a level or so; auto is bfloat16
+    exactly where the CPU computes it natively, for the models the pipeline loads itself."""
     import numpy as np
     from PIL import Image
 
     import frannet
+    from frannet import pipeline
     from frannet.cli import main
 
     img = Image.fromarray((np.random.default_rng(0).random((24, 20, 3)) * 255).astype(np.uint8))
-    plain, fast = frannet.upscale(img, scale=2), frannet.upscale(img, scale=2, bf16=True)
-    assert fast.size == plain.size == (40, 48)
-    assert np.abs(np.asarray(fast, np.int16) - np.asarray(plain, np.int16)).max() <= 3
+    runs = {bf16: np.asarray(frannet.upscale(img, scale=2, bf16=bf16), np.int16) for bf16 in (False, True)}
+    assert runs[False].shape == (48, 40, 3) and 0 < np.abs(runs[True] - runs[False]).max() <= 3
+    for native in (False, True):
+        monkeypatch.setattr(pipeline, "native_bf16", lambda: native)
+        assert np.array_equal(np.asarray(frannet.upscale(img, scale=2), np.int16), runs[native])
+    model = load_model(BUNDLED["upscale"])  # a model passed in runs as it is, and is left as it was
+    assert np.array_equal(np.asarray(frannet.upscale(img, scale=2, model=model), np.int16), runs[False])
+    assert np.array_equal(np.asarray(frannet.upscale(img, scale=2, model=model, bf16=True), np.int16), runs[True])
+    assert not model.bf16
     img.save(tmp_path / "in.png")
-    assert main(["restore", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--scale", "2", "--bf16",
-                 "--quiet"]) == 0
-    assert Image.open(tmp_path / "out.png").size == (40, 48)
+    for precision in ("float32", "bfloat16"):
+        out = tmp_path / f"{precision}.png"
+        assert main(["restore", str(tmp_path / "in.png"), "-o", str(out), "--scale", "2", "--precision", precision,
+                     "--quiet"]) == 0
+        assert np.array_equal(np.asarray(Image.open(out), np.int16), runs[precision == "bfloat16"])

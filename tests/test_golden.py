@@ -25,12 +25,19 @@ import frannet
 from frannet.api import SAMPLE_IMAGE
 from frannet.io import Picture
 from frannet.degradations import Degradation
+from frannet import pipeline
 from frannet.pipeline import BUNDLED, Job, Models, restore_picture
 from frannet.restorators import Sampling, render
 
 GOLDEN = Path(__file__).parent / "golden" / "bundled.json"
 TOL = 1e-4
 WRITE = os.environ.get("FRANNET_WRITE_GOLDEN") == "1"
+
+
+@pytest.fixture(autouse=True)
+def float32(monkeypatch):
+    """The reference path: float32 even on a CPU where the product would pick bfloat16."""
+    monkeypatch.setattr(pipeline, "native_bf16", lambda: False)
 
 
 def _crop() -> np.ndarray:

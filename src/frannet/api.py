@@ -171,7 +171,7 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
 
 
 def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = None,
-            consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, bf16: bool = False, **options):
+            consistency: bool = False, max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, bf16: bool | None = None, **options):
     """Upscale a PIL image or numpy array by ``scale`` (a number or (sx, sy)) or to ``size`` (w, h).
 
     ``model``: a FranNet, or a file whose descriptor says it upscales (another task is a
@@ -179,8 +179,10 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
     ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``adaptive``, ``uncertainty``,
     ``region``, ``progressive``, ``ensemble``, ``tile``, ``aspect`` and ``jpeg``, as for ``restore``.
-    ``bf16``: run the model in bfloat16 where measured harmless (faster on CPUs with AVX-512 bf16;
-    PSNR within 0.001 dB on the held-out photos; see ``FranNet.set_bf16``).
+    ``bf16``: True runs the model in bfloat16 where measured harmless (PSNR within 0.001 dB on the
+    held-out photos; ``FranNet.set_bf16``), False in float32 (the reference); None (default): bfloat16
+    on CPUs that compute it natively (AVX-512 bf16, AMX; 1.7x faster), float32 elsewhere and for a
+    FranNet passed as ``model`` (``Models.precision_for``).
     """
     if scale is None and size is None:
         raise ValueError("give exactly one of scale or size")
@@ -190,7 +192,7 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
 
 
 def denoise(image, noise: float | None = None, model: FranNet | str | Path | None = None, ensemble: int = 1,
-            bf16: bool = False, jpeg: str | int = "auto"):
+            bf16: bool | None = None, jpeg: str | int = "auto"):
     """Remove Gaussian noise of std ``noise`` (0-255 scale; the dial, 0 to 75) from a PIL image
     or numpy array; by default the level is estimated from the image. ``ensemble`` as for
     ``restore``: 2 views gain about 0.05 dB for twice the time. ``model``: a FranNet or a file

@@ -1,5 +1,5 @@
 """FranNet model: a CNN encoder and a coordinate decoder."""
 
-from .frannet import Encoding, FranNet
+from .frannet import Encoding, FranNet, native_bf16
 
-__all__ = ["Encoding", "FranNet"]
+__all__ = ["Encoding", "FranNet", "native_bf16"]
