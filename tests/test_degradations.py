@@ -8,8 +8,8 @@ from PIL import Image
 
 from frannet.config import DataConfig
 from frannet.degradations import (Degradation, avgpool_downscale, bicubic_downscale, bicubic_resize, downscaled_size,
-                                  draw_degradation, quantize, resize_matrix, to_gray, validation_degradations)
-from frannet.restorators.projected_denoising import gaussian_blur
+                                  draw_degradation, gaussian_blur, quantize, resize_matrix, to_gray,
+                                  validation_degradations)
 
 
 @pytest.mark.parametrize("h,w,oh,ow", [(97, 131, 31, 50), (64, 64, 16, 16), (50, 70, 23, 17), (33, 33, 33, 12),
@@ -143,6 +143,38 @@ def test_the_sampler_keeps_the_draws_of_existing_recipes():
     assert d == Degradation(sx=round(10 * sx) / 10, sy=round(10 * sy) / 10, sigma=sigma, gray=gray)
 
 
+def test_a_camera_blurs_before_it_shrinks_and_its_shot_noise_grows_with_the_signal():
+    hr = _photo()
+    g = torch.Generator().manual_seed(3)
+    soft = Degradation(sx=2.0, sy=2.0, blur=0.8).apply(hr)
+    torch.testing.assert_close(soft, quantize(bicubic_resize(gaussian_blur(hr, 0.8).double(), (20, 26)).float()))
+    flat = torch.cat([torch.full((3, 64, 64), 0.125), torch.full((3, 64, 64), 0.5)], dim=2)
+    noisy = Degradation(shot=8.0).apply(flat, g) - flat
+    dark, mid = noisy[..., :64].std().item() * 255, noisy[..., 64:].std().item() * 255
+    assert mid == pytest.approx(8.0, rel=0.05) and dark == pytest.approx(4.0, rel=0.05)  # sqrt(0.125 / 0.5) = 1/2
+    both = Degradation(sigma=6.0, shot=8.0)
+    assert both.noise == 10.0 and both.condition()[2] == 10.0  # told their std at mid-gray
+    assert Degradation(sx=2, sy=2, blur=0.8, sigma=5, shot=3).label() == "x2 b0.8 s5 p3"
+    for bad in (dict(blur=-1.0), dict(shot=float("nan"))):
+        with pytest.raises(ValueError):
+            Degradation(**bad)
+    with pytest.raises(ValueError, match="generator"):
+        Degradation(shot=2.0).apply(hr)
+
+
+def test_blur_and_shot_noise_are_drawn_last_for_their_shares():
+    cfg = DataConfig(patch=10, max_scale=3.0, noise=(0.0, 50.0), jpeg_share=0.5)
+    camera = dataclasses.replace(cfg, blur_share=1.0, blur=(0.5, 0.9), shot_share=1.0, shot=(2.0, 4.0))
+    cut = lambda sx, sy: (sx, sy)  # noqa: E731
+    for seed in range(20):
+        plain = draw_degradation(cfg, torch.Generator().manual_seed(seed), cut)
+        drawn = draw_degradation(camera, torch.Generator().manual_seed(seed), cut)
+        assert dataclasses.replace(drawn, blur=0.0, shot=0.0) == plain  # the draws before them are kept
+        assert 0.5 <= drawn.blur <= 0.9 and 2.0 <= drawn.shot <= 4.0
+    with pytest.raises(ValueError, match="blur"):
+        DataConfig(blur=(1.0, 0.5))
+
+
 def test_validation_degradations_cover_every_scale_and_level():
     cfg = DataConfig(val_scales=(1.0, 4.0), val_noise=(0.0, 25.0), val_gray=True)
     assert [d.label() for d in validation_degradations(cfg)] == ["x1 gray", "x1 s25 gray", "x4 gray", "x4 s25 gray"]
@@ -153,19 +185,19 @@ def test_validation_degradations_cover_every_scale_and_level():
 # batches, validation and rendering take it as they are.
 
 @dataclasses.dataclass(frozen=True)
-class Blurred(Degradation):
-    blur: float = 0.0  # Gaussian blur of the picture (pixels), before it is shrunk: a soft lens
+class Hazy(Degradation):
+    haze: float = 0.0  # the picture mixed with white by this much, before it is shrunk: a foggy day
 
     def apply(self, hr, generator=None, *, gray_photo=False):
-        return super().apply(gaussian_blur(hr, self.blur) if self.blur else hr, generator, gray_photo=gray_photo)
+        return super().apply(hr + self.haze * (1 - hr) if self.haze else hr, generator, gray_photo=gray_photo)
 
 
-BLUR = (1.5, 1.5)  # the new field's range (a DataConfig field, for a real one)
+HAZE = (0.3, 0.3)  # the new field's range (a DataConfig field, for a real one)
 
 
-def draw_blurred(cfg, g, cut):
+def draw_hazy(cfg, g, cut):
     drawn = draw_degradation(cfg, g, cut)
-    return Blurred(**dataclasses.asdict(drawn), blur=BLUR[0] + (BLUR[1] - BLUR[0]) * torch.rand((), generator=g).item())
+    return Hazy(**dataclasses.asdict(drawn), haze=HAZE[0] + (HAZE[1] - HAZE[0]) * torch.rand((), generator=g).item())
 
 
 def test_a_new_degradation_field_needs_only_the_record_and_its_sampler():
@@ -179,14 +211,14 @@ def test_a_new_degradation_field_needs_only_the_record_and_its_sampler():
     images = [_photo(40, 40, seed) for seed in range(3)]
     cfg = DataConfig(patch=12, min_scale=1.0, max_scale=1.0, target_points=32)
     plain = training_batch(images, cfg, 0, 1, range(3))
-    blurred = training_batch(images, cfg, 0, 1, range(3), draw=draw_blurred)
+    hazy = training_batch(images, cfg, 0, 1, range(3), draw=draw_hazy)
     # the new field is drawn last and is not in the model's condition: the same crops and rows ...
-    assert torch.equal(blurred.degradation, plain.degradation)
+    assert torch.equal(hazy.degradation, plain.degradation)
     # ... whose inputs went through the new step of the chain
-    torch.testing.assert_close(blurred.lr, torch.stack([gaussian_blur(x, 1.5) for x in plain.lr]), rtol=0, atol=1e-6)
+    torch.testing.assert_close(hazy.lr, torch.stack([x + 0.3 * (1 - x) for x in plain.lr]), rtol=0, atol=1e-6)
     model = tiny_model()
-    assert torch.isfinite(loss(model.train(), blurred))  # trains
-    result = validate(model, images, [Blurred(sx=2.0, sy=2.0, blur=1.0)], crop=32)  # validates
+    assert torch.isfinite(loss(model.train(), hazy))  # trains
+    result = validate(model, images, [Hazy(sx=2.0, sy=2.0, haze=0.2)], crop=32)  # validates
     assert set(result) == {"x2"} and result["x2"]["model"] > 0
     lr = _photo(10, 10)
-    assert torch.equal(render(model.eval(), lr, (20, 20), degradation=Blurred(blur=1.0)), render(model, lr, (20, 20)))
+    assert torch.equal(render(model.eval(), lr, (20, 20), degradation=Hazy(haze=0.2)), render(model, lr, (20, 20)))

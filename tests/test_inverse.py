@@ -10,7 +10,8 @@ import frannet
 from frannet.cli import main
 from frannet.consistency import BlockCS, Mask
 from frannet.measurements import load_measurements, measure
-from frannet.restorators.projected_denoising import (gaussian_blur, geometric_sigmas, projected_denoising,
+from frannet.degradations import gaussian_blur
+from frannet.restorators.projected_denoising import (geometric_sigmas, projected_denoising,
                                                       smooth_start)
 
 

@@ -134,6 +134,10 @@ class DataConfig:
     jpeg_full_chroma: float = 0.25    # share of those kept at 4:4:4 (the rest 4:2:0, cameras' usual)
     jpeg_twice: float = 0.1           # share of those compressed before too, at a quality from the same range
     val_jpeg: tuple[int, ...] = ()    # validation also measures inputs saved at these qualities
+    blur_share: float = 0.0           # share of examples blurred before the downscale (a lens's softness):
+    blur: tuple[float, float] = (0.3, 1.0)  # its Gaussian std in output pixels, uniform in this range
+    shot_share: float = 0.0           # share of examples given shot noise (a sensor's, signal-dependent):
+    shot: tuple[float, float] = (0.0, 10.0)  # its std at mid-gray (0-255 scale), uniform in this range
     val_crop: int = 256               # validation uses a centre crop of each photo
 
     def __post_init__(self):
@@ -158,6 +162,10 @@ class DataConfig:
         _check(len(self.jpeg_quality) == 2 and 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100
                and all(isinstance(q, int) for q in self.jpeg_quality), "jpeg_quality must be [low, high] in 1-100")
         _check(all(isinstance(q, int) and 1 <= q <= 100 for q in self.val_jpeg), "val_jpeg needs qualities in 1-100")
+        for name in ("blur", "shot"):
+            lo_hi = getattr(self, name)
+            _check(len(lo_hi) == 2 and 0.0 <= lo_hi[0] <= lo_hi[1], f"{name} must be [low, high] with 0 <= low <= high")
+            _check(0.0 <= getattr(self, f"{name}_share") <= 1.0, f"{name}_share must be in [0, 1]")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from io import BytesIO
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .config import DataConfig
@@ -136,6 +137,29 @@ def add_noise(img: torch.Tensor, sigma: float, generator: torch.Generator | None
     return img + noise
 
 
+def add_shot_noise(img: torch.Tensor, level: float, generator: torch.Generator | None = None,
+                   same_channels: bool = False) -> torch.Tensor:
+    """Signal-dependent (Poisson-like) noise, a sensor's shot noise: its std is ``level`` (0-255
+    scale) at mid-gray and grows as the square root of the signal (0 in black)."""
+    shape = (1, *img.shape[-2:]) if same_channels else img.shape[-3:]
+    noise = torch.randn(shape, generator=generator, dtype=img.dtype)
+    return img + noise * (img.clamp(min=0.0) / 0.5).sqrt() * (level / 255.0)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """(..., C, H, W) blurred with a separable Gaussian of ``sigma`` pixels (edges repeated): a
+    lens's slight softness, or a stand-in denoiser."""
+    r = max(1, math.ceil(2 * sigma))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-t**2 / (2 * sigma**2))
+    k = k / k.sum()
+    c = x.shape[-3]
+    flat = x.reshape(-1, c, *x.shape[-2:])
+    flat = F.conv2d(F.pad(flat, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    flat = F.conv2d(F.pad(flat, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    return flat.reshape(x.shape)
+
+
 def quantize(img: torch.Tensor, bits: int = 8) -> torch.Tensor:
     """Round to the levels of an unsigned ``bits`` image, as a saved file would."""
     levels = float(2**bits - 1)
@@ -162,13 +186,16 @@ def jpeg_level(quality: int | None) -> float:
 
 @dataclass(frozen=True)
 class Degradation:
-    """What happened to an input: shrunk ``sx`` x ``sy`` (output / input size per axis), given
-    Gaussian noise of std ``sigma`` (0-255 scale), made ``gray``, and saved as a JPEG of
-    quality ``jpeg`` (None: not), at 4:4:4 if ``jpeg_full_chroma`` (else 4:2:0), after an earlier
-    save at quality ``jpeg_before`` if that is set (a photo edited and saved again).
+    """What happened to an input, in a camera's and an encoder's order: blurred by a Gaussian of
+    std ``blur`` (output pixels; a lens's softness), shrunk ``sx`` x ``sy`` (output / input size
+    per axis), given Gaussian noise of std ``sigma`` (0-255 scale) and shot noise of std ``shot``
+    at mid-gray (``add_shot_noise``), made ``gray``, and saved as a JPEG of quality ``jpeg``
+    (None: not), at 4:4:4 if ``jpeg_full_chroma`` (else 4:2:0), after an earlier save at quality
+    ``jpeg_before`` if that is set (a photo edited and saved again).
 
-    The condition row the models read is (sx, sy, sigma, gray, JPEG level); the earlier save and
-    the chroma layout are not in it: a file's tables tell only the last quality."""
+    The condition row the models read is (sx, sy, noise level, gray, JPEG level): the noise level
+    is the std at mid-gray of both noises (what ``noise_estimate`` measures on a photo); the blur,
+    the earlier save and the chroma layout are not in it (nothing in a file tells them)."""
 
     sx: float = 1.0
     sy: float = 1.0
@@ -177,14 +204,18 @@ class Degradation:
     jpeg: int | None = None
     jpeg_full_chroma: bool = False
     jpeg_before: int | None = None
+    blur: float = 0.0
+    shot: float = 0.0
 
     def __post_init__(self):
         for name in ("sx", "sy"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        if not (isinstance(self.sigma, (int, float)) and math.isfinite(self.sigma) and self.sigma >= 0):
-            raise ValueError(f"sigma must be a finite number >= 0, got {self.sigma!r}")
+        for name in ("sigma", "blur", "shot"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if not isinstance(self.gray, bool):
             raise ValueError(f"gray must be True or False, got {self.gray!r}")
         for name in ("jpeg", "jpeg_before"):
@@ -200,35 +231,44 @@ class Degradation:
         (h, w), (out_h, out_w) = in_size, out_size
         return dataclasses.replace(self, sx=out_w / w, sy=out_h / h)
 
+    @property
+    def noise(self) -> float:
+        """The std at mid-gray of the Gaussian and the shot noise together (0-255 scale)."""
+        return math.hypot(self.sigma, self.shot)
+
     def condition(self, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-        """The model's condition row (5,): (sx, sy, sigma, gray as 0/1, ``jpeg_level``)."""
-        return torch.tensor([float(self.sx), float(self.sy), float(self.sigma), float(self.gray),
+        """The model's condition row (5,): (sx, sy, ``noise``, gray as 0/1, ``jpeg_level``)."""
+        return torch.tensor([float(self.sx), float(self.sy), self.noise, float(self.gray),
                              jpeg_level(self.jpeg)], dtype=dtype, device=device)
 
     def label(self) -> str:
-        """A short name: 'x4', 'x2x3', 'x1 s25 gray', 'x1 q40'."""
+        """A short name: 'x4', 'x2x3', 'x1 s25 gray', 'x1 q40', 'x2 b0.8 p6'."""
         scale = f"x{float(self.sx):g}" + ("" if self.sx == self.sy else f"x{float(self.sy):g}")
-        return (scale + (f" s{float(self.sigma):g}" if self.sigma else "") + (" gray" if self.gray else "")
+        return (scale + (f" b{float(self.blur):g}" if self.blur else "") + (f" s{float(self.sigma):g}" if self.sigma else "")
+                + (f" p{float(self.shot):g}" if self.shot else "") + (" gray" if self.gray else "")
                 + (f" q{self.jpeg}" if self.jpeg is not None else ""))
 
     def apply(self, hr: torch.Tensor, generator: torch.Generator | None = None, *,
               gray_photo: bool = False) -> torch.Tensor:
-        """The degraded input for (3, H, W) ``hr``: shrunk by (sx, sy) with Pillow's bicubic and
-        rounded to 8 bits (not at scale 1), made gray, given noise from ``generator`` (needed
-        when sigma > 0; not clipped, as the standard denoising benchmark), then sent through a
-        JPEG encoder if ``jpeg``. A gray input, or a ``gray_photo`` (the picture itself is gray),
-        gets one noise plane on all channels, as a gray camera's would. The dtype is kept."""
-        lr = hr
+        """The degraded input for (3, H, W) ``hr``: blurred, shrunk by (sx, sy) with Pillow's
+        bicubic and rounded to 8 bits (not at scale 1), made gray, given noise from ``generator``
+        (needed when there is noise; not clipped, as the standard denoising benchmark: Gaussian,
+        then shot noise), then sent through a JPEG encoder if ``jpeg``. A gray input, or a
+        ``gray_photo`` (the picture itself is gray), gets one noise plane on all channels, as a
+        gray camera's would. The dtype is kept."""
+        lr = gaussian_blur(hr, self.blur) if self.blur > 0 else hr
         if (self.sx, self.sy) != (1, 1):
             size = downscaled_size(tuple(hr.shape[-2:]), (self.sy, self.sx))
-            lr = quantize(bicubic_resize(hr.double(), size).float()).to(hr.dtype)
+            lr = quantize(bicubic_resize(lr.double(), size).float()).to(hr.dtype)
         if self.gray:
             lr = to_gray(lr)
-        if self.sigma > 0:
-            if generator is None:
-                raise ValueError("noise needs an explicit generator (torch.Generator().manual_seed(...))")
-            lr = add_noise(lr, self.sigma, generator, same_channels=self.gray or gray_photo)
         one_plane = self.gray or gray_photo
+        if self.noise > 0 and generator is None:
+            raise ValueError("noise needs an explicit generator (torch.Generator().manual_seed(...))")
+        if self.sigma > 0:
+            lr = add_noise(lr, self.sigma, generator, same_channels=one_plane)
+        if self.shot > 0:
+            lr = add_shot_noise(lr, self.shot, generator, same_channels=one_plane)
         for quality in (self.jpeg_before, self.jpeg):
             if quality is not None:
                 lr = jpeg_round_trip(lr, quality, gray=one_plane, full_chroma=self.jpeg_full_chroma)
@@ -255,8 +295,9 @@ def draw_degradation(cfg: DataConfig, g: torch.Generator, cut: Cut) -> Degradati
     generator ``g``: a scale in [min_scale, max_scale] (for a share ``scale_focus_share``, in
     ``scale_focus``; a share ``anisotropic`` of examples draws one per axis), whose crop ``cut``
     takes from a picture, then a gray input (share ``gray_input``), a noise sigma (in ``noise``,
-    or for a share, ``noise_focus``) and, for a share ``jpeg_share``, a JPEG save (quality,
-    chroma layout, perhaps an earlier save).
+    or for a share, ``noise_focus``), for a share ``jpeg_share``, a JPEG save (quality, chroma
+    layout, perhaps an earlier save), and for shares ``blur_share`` and ``shot_share``, a blur
+    and shot noise from their ranges.
 
     A field added later draws only when its range is set (and, but for the scale focus, after
     the others), so the examples of recipes that do not set it stay exactly as they were."""
@@ -272,7 +313,12 @@ def draw_degradation(cfg: DataConfig, g: torch.Generator, cut: Cut) -> Degradati
         jpeg["jpeg_full_chroma"] = bool(torch.rand((), generator=g) < cfg.jpeg_full_chroma)
         if torch.rand((), generator=g) < cfg.jpeg_twice:
             jpeg["jpeg_before"] = _quality(g, cfg.jpeg_quality)
-    return Degradation(sx=sx, sy=sy, sigma=sigma, gray=gray, **jpeg)
+    camera = {}
+    if cfg.blur_share > 0 and torch.rand((), generator=g) < cfg.blur_share:
+        camera["blur"] = _uniform(g, *cfg.blur)
+    if cfg.shot_share > 0 and torch.rand((), generator=g) < cfg.shot_share:
+        camera["shot"] = _uniform(g, *cfg.shot)
+    return Degradation(sx=sx, sy=sy, sigma=sigma, gray=gray, **jpeg, **camera)
 
 
 def _quality(g: torch.Generator, qualities: tuple[int, int]) -> int:

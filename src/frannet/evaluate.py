@@ -87,7 +87,7 @@ def validate(model: FranNet, images: list[torch.Tensor], degradations: list[Degr
     device = next(model.parameters()).device
     result = {}
     for degradation in degradations:
-        psnr = psnr_y if not (degradation.sigma or degradation.gray) else psnr_rgb
+        psnr = psnr_y if not (degradation.noise or degradation.gray) else psnr_rgb
         scaled = (degradation.sx, degradation.sy) != (1, 1)
         totals = {"model": 0.0, "bicubic": 0.0}
         for img in images:

@@ -22,9 +22,9 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from ..consistency import Operator
+from ..degradations import gaussian_blur
 
 Denoiser = Callable[[torch.Tensor, float], torch.Tensor]  # (image, sigma on the 0-255 scale) -> image
 
@@ -54,19 +54,6 @@ def projected_denoising(denoise: Denoiser, operator: Operator, y: torch.Tensor, 
         if progress is not None:
             progress(1)
     return x
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
-    """(..., C, H, W) blurred with a separable Gaussian of ``sigma`` pixels (edges repeated)."""
-    r = max(1, math.ceil(2 * sigma))
-    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-t**2 / (2 * sigma**2))
-    k = k / k.sum()
-    c = x.shape[-3]
-    flat = x.reshape(-1, c, *x.shape[-2:])
-    flat = F.conv2d(F.pad(flat, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    flat = F.conv2d(F.pad(flat, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-    return flat.reshape(x.shape)
 
 
 def smooth_start(operator: Operator, y: torch.Tensor, rounds: int = 50) -> torch.Tensor:
