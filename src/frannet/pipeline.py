@@ -37,6 +37,8 @@ from .degradations import LUMA, Degradation, to_gray
 from .ensemble import views
 from .io import Picture
 from .models import FranNet
+from .models.frannet import ENGINES
+from .models.ncnn_encoder import import_ncnn
 from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
 from .restorators import Observation, Sampling, render_counted
@@ -70,9 +72,16 @@ class Models:
     colorize: FranNet | str | Path | None = None
     diffusion: FranNet | str | Path | None = None  # upscales when the diffusion restorator is asked for
     bf16: bool = False  # run the models in bfloat16 where measured harmless (``FranNet.set_bf16``)
+    engine: str = "torch"  # what runs the encoders' CNN: "torch" or "ncnn" (``FranNet.set_engine``)
     _loaded: dict = field(default_factory=dict, repr=False)
     _described: dict = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.engine == "ncnn":
+            import_ncnn()  # a missing package is an ImportError now, not at the first picture
 
     def _source(self, slot: str) -> tuple[str, FranNet | str | Path]:
         """(the slot that fills ``slot``, its model or file)."""
@@ -112,6 +121,8 @@ class Models:
                 self._loaded[owner] = source if isinstance(source, FranNet) else load_model(source)
                 if self.bf16:
                     self._loaded[owner].set_bf16(True)
+                if self.engine != "torch":
+                    self._loaded[owner].set_engine(self.engine)
             return self._loaded[owner]
 
 
