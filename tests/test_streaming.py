@@ -149,6 +149,9 @@ def test_auto_tile_shrinks_with_the_budget_and_fits_it():
     assert auto_tile(cfg, (50, 40), (50, 40)) >= 50  # a small image is one tile
     # A window never reaches past the image, so a short, wide image gets longer tiles
     assert auto_tile(cfg, (200, 4000), (200, 4000), 64 << 20) > auto_tile(cfg, (4000, 4000), (4000, 4000), 64 << 20)
+    # ncnn's Winograd buffers take about twice torch's memory: smaller tiles in the same budget
+    assert encoder_bytes_per_pixel(cfg, "ncnn") == 2 * encoder_bytes_per_pixel(cfg)
+    assert auto_tile(cfg, (4000, 3000), (16000, 12000), 256 << 20, "ncnn") < tiles[1]
 
 
 def test_tiled_render_uses_the_automatic_tile_without_changing_the_result(monkeypatch):

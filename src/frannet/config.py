@@ -45,6 +45,7 @@ def _from_dict(cls, data: dict[str, Any], where: str):
 
 
 RESTORATORS = ("single", "autoregressive", "diffusion")
+ENGINES = ("torch", "ncnn")  # what runs the encoder's CNN at inference (``FranNet.set_engine``)
 MAX_SCHEDULE_STEPS = 100_000
 
 

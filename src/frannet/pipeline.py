@@ -45,13 +45,14 @@ import numpy as np
 import torch
 
 from .checkpoint import TASK_NOUNS, CheckpointError, ModelDescriptor, derive_descriptor, describe, load_model
-from .config import RESTORATORS
+from .config import ENGINES, RESTORATORS
 from .consistency import BicubicDown, Gray
 from .degradations import LUMA, Degradation, to_gray
 from .ensemble import views
 from .io import Picture
 from .jpeg_quality import quality_from_pixels, table_quality
 from .models import FranNet, native_bf16
+from .models.ncnn_encoder import import_ncnn
 from .noise_estimate import estimate_noise
 from .parsing import MAX_NOISE
 from .restorators import Observation, Sampling, render_counted
@@ -86,9 +87,16 @@ class Models:
     colorize: FranNet | str | Path | None = None
     diffusion: FranNet | str | Path | None = None  # upscales when the diffusion restorator is asked for
     bf16: bool | None = None  # bfloat16 where measured harmless (``FranNet.set_bf16``); None: ``precision_for``
+    engine: str = "torch"  # what runs the encoders' CNN: "torch" or "ncnn" (``FranNet.set_engine``)
     _loaded: dict = field(default_factory=dict, repr=False)
     _described: dict = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.engine == "ncnn":
+            import_ncnn()  # a missing package is an ImportError now, not at the first picture
 
     def _source(self, slot: str) -> tuple[str, FranNet | str | Path]:
         """(the slot that fills ``slot``, its model or file)."""
@@ -126,8 +134,13 @@ class Models:
             if owner not in self._loaded:
                 self.describe(owner)  # a file of another task is refused before its weights are read
                 model = source if isinstance(source, FranNet) else load_model(source)
-                if self.precision_for(owner, model, given=isinstance(source, FranNet)) == "bfloat16":
-                    model = (copy.deepcopy(model) if model is source else model).set_bf16(True)  # the caller's stays
+                bf16 = self.precision_for(owner, model, given=model is source) == "bfloat16"
+                if bf16 or self.engine != "torch":
+                    model = copy.deepcopy(model) if model is source else model  # the caller's stays as it was
+                    if bf16:
+                        model.set_bf16(True)
+                    if self.engine != "torch":
+                        model.set_engine(self.engine)
                 self._loaded[owner] = model
             return self._loaded[owner]
 
@@ -344,7 +357,8 @@ def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> li
 # Running a plan ---------------------------------------------------------------------------------
 
 def _tile(model: FranNet, lr: torch.Tensor, size, job: Job) -> int:
-    return job.tile or auto_tile(model.cfg, tuple(lr.shape[-2:]), size, working_memory(job.max_memory))
+    engine = "torch" if model.ncnn_encoder is None else "ncnn"
+    return job.tile or auto_tile(model.cfg, tuple(lr.shape[-2:]), size, working_memory(job.max_memory), engine)
 
 
 def _is_gray(rgb: torch.Tensor) -> bool:

@@ -44,21 +44,24 @@ def tile_problem(tile: int) -> str | None:
     return None
 
 
-def encoder_bytes_per_pixel(cfg: ModelConfig) -> int:
+def encoder_bytes_per_pixel(cfg: ModelConfig, engine: str = "torch") -> int:
     """Peak bytes per input pixel (margin included) while a tile is encoded: a few live maps of
     the trunk's width and the projected decoder maps (hidden wide at 1, 1/4, 1/16 ... of the
     pixels). Measured peaks (channels-last inference): 1.29 KB per pixel for every bundled
-    model, against these estimates of 2.1 KB (frannet-sr) and 1.8 KB (frannet-denoise)."""
+    model, against these estimates of 2.1 KB (frannet-sr) and 1.8 KB (frannet-denoise). ncnn's
+    Winograd buffers about double it (measured on the sr encoder: 2.6 KB against torch's 1.36)."""
     trunk_maps = 4 if cfg.unshuffle == 1 else 2  # the unshuffled trunk's maps are a quarter size
-    return 4 * (trunk_maps * cfg.channels + cfg.hidden * 4 // 3) * 5 // 4  # float32, a quarter spare
+    torch_bytes = 4 * (trunk_maps * cfg.channels + cfg.hidden * 4 // 3) * 5 // 4  # float32, a quarter spare
+    return torch_bytes * (2 if engine == "ncnn" else 1)
 
 
 def auto_tile(cfg: ModelConfig, in_size: tuple[int, int], out_size: tuple[int, int],
-              max_memory: int = DEFAULT_MAX_MEMORY) -> int:
-    """The largest tile (input pixels a side) whose encoding plus one band of output rows fits in
-    ``max_memory`` bytes; at least the alignment, so a tiny budget still makes progress."""
+              max_memory: int = DEFAULT_MAX_MEMORY, engine: str = "torch") -> int:
+    """The largest tile (input pixels a side) whose encoding (by ``engine``) plus one band of
+    output rows fits in ``max_memory`` bytes; at least the alignment, so a tiny budget still
+    makes progress."""
     margin, align = receptive_margin(cfg), tile_alignment(cfg)
-    per_pixel = encoder_bytes_per_pixel(cfg)
+    per_pixel = encoder_bytes_per_pixel(cfg, engine)
     rows_per_input_row = out_size[0] / in_size[0]
     tile = max(in_size) + align  # one tile is the whole image: the most that can help
     tile -= tile % align

@@ -7,6 +7,7 @@ import glob
 import sys
 from pathlib import Path
 
+from ..config import ENGINES
 from ..io import DEFAULT_QUALITY, IMAGE_SUFFIXES
 from ..parsing import parse_colour, parse_jpeg, parse_noise, parse_region, parse_scale, parse_size
 from .common import UsageError, ensemble_views, positive_int, progress_bar, tile_side
@@ -124,8 +125,11 @@ class _Restorer:
             self.background = parse_colour(args.background)
         except ValueError as exc:
             raise UsageError(f"--background: {exc}") from None
-        bf16 = PRECISIONS[getattr(args, "precision", "auto")]
-        self.models = Models(bf16=bf16) if args.model is None else self._routed(args.model, bf16)
+        compute = dict(bf16=PRECISIONS[getattr(args, "precision", "auto")], engine=getattr(args, "engine", "torch"))
+        try:
+            self.models = Models(**compute) if args.model is None else self._routed(args.model, compute)
+        except ImportError as exc:  # --engine ncnn without the ncnn package
+            raise UsageError(f"--engine: {exc}") from None
         self.sampling = _sampling(args, single_output)
         self.noted = set()
 
@@ -138,7 +142,7 @@ class _Restorer:
         return [task for task, asked in (("denoise", self.noise != 0), ("upscale", upscales),
                                          ("colorize", self.args.colorize)) if asked]
 
-    def _routed(self, path: str, bf16: bool):
+    def _routed(self, path: str, compute: dict):
         """Models with ``path`` as the model of the stage whose task its file declares; a task this
         command has no stage for is a one-line error, before any picture is read."""
         from ..checkpoint import TASK_NOUNS, describe
@@ -152,7 +156,7 @@ class _Restorer:
                    "colorize": "give --colorize (or use frannet colorize)"}[task]
             raise UsageError(f"--model {path} is {article(TASK_NOUNS[task])} model, but this command has no {task} "
                              f"stage (it will {' then '.join(stages)}): {how}, or pass a model of one of its stages")
-        return Models(**{task: path}, bf16=bf16)
+        return Models(**{task: path}, **compute)
 
     def note(self, kind: str, text: str) -> None:
         """A one-line note on stderr, once per run (above any progress bar)."""
@@ -355,6 +359,10 @@ def add_parsers(sub) -> None:
                        help="auto (default): bfloat16 for the single-step models on CPUs that compute it natively "
                             "(AVX-512 bf16, AMX: 1.7x faster, PSNR within 0.003 dB on the held-out photos), else "
                             "float32; float32: the reference path everywhere")
+        p.add_argument("--engine", choices=ENGINES, default="torch",
+                       help="what runs the encoder: torch (default) or ncnn (pip install 'frannet[fast]'): its "
+                            "Winograd convolutions in float32, within 1e-4 of torch, 1.3x faster at x4 and 1.6x "
+                            "when denoising on CPUs without native bfloat16, for about twice the encoder's memory")
         p.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
         p.add_argument("--skip-existing", action="store_true",
                        help="skip inputs whose output exists (always on under torchrun, so a rerun resumes)")

@@ -72,10 +72,7 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> list[torch.Tensor]:
         films = iter(self.modulation(cond) if self.modulation is not None else [])
-        x = x - 0.5
-        if self.unshuffle > 1:  # odd sizes: repeat the last row/column to whole blocks
-            x = F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), mode="replicate")
-            x = F.pixel_unshuffle(x, 2)
+        x = self.trunk_input(x)
         if not self.training:  # channels-last: inference about a quarter faster; training was no faster
             x = x.contiguous(memory_format=torch.channels_last)
         h = self.head(x)
@@ -89,6 +86,14 @@ class Encoder(nn.Module):
                 t = block(t, next(films, None))
             maps.append(t)
         return maps
+
+    def trunk_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the head convolution reads: the input centred, and unshuffled if the model is."""
+        x = x - 0.5
+        if self.unshuffle > 1:  # odd sizes: repeat the last row/column to whole blocks
+            x = F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2), mode="replicate")
+            x = F.pixel_unshuffle(x, 2)
+        return x
 
     def project_full(self, trunk: torch.Tensor, project: nn.Conv2d, size: tuple[int, int]) -> torch.Tensor:
         """``project`` of the unshuffled trunk's full-resolution map, cropped to ``size``, as
