@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--json", help="write all results here")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    models = Models()
+    models = Models(bf16=False)  # the float32 reference
     den = model_denoiser(models.get("denoise"))
     den64 = lambda x, s: den(x.float(), s).double()  # noqa: E731  (CS runs in float64)
     photos = {p.stem: _load(p) for p in list_images([args.folder])}

@@ -225,7 +225,7 @@ def main() -> None:
     photos = {p.name: _load(p) for p in list_images([args.folder])}
     cache_path = Path(args.cache)
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    models = Models(denoise=args.denoise_model, colorize=args.color_model)
+    models = Models(denoise=args.denoise_model, colorize=args.color_model, bf16=False)  # the float32 reference
     sigmas = [float(s) for s in args.sigmas.split(",")]
     result = {"denoising": denoising(models, photos, sigmas, cache, None if args.no_peers else cache_path)}
     for sigma, row in result["denoising"].items():
@@ -233,7 +233,7 @@ def main() -> None:
         for method, v in row.items():
             print(f"  {method:28s} {v['psnr']:6.2f} dB  SSIM {v['ssim']:.4f}")
     if args.specialist:
-        row = denoising(Models(denoise=args.specialist), photos, [25.0], {}, variants=False)["25.0"]["frannet"]
+        row = denoising(Models(denoise=args.specialist, bf16=False), photos, [25.0], {}, variants=False)["25.0"]["frannet"]
         result["specialist_sigma25"] = row
         print(f"  sigma-25 specialist          {row['psnr']:6.2f} dB  SSIM {row['ssim']:.4f}")
     result["speed_s_per_mp"] = speed(models, photos["coffee.png"] if "coffee.png" in photos else next(iter(photos.values())),

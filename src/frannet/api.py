@@ -236,7 +236,7 @@ def inpaint(image, mask, steps: int = DEFAULT_STEPS, model: FranNet | str | Path
     picture = _from_numpy(arr)
     missing = torch.from_numpy(_missing(mask))
     rgb = torch.from_numpy(picture.rgb).permute(2, 0, 1)
-    denoise = model_denoiser(Models(denoise=model).get("denoise"))
+    denoise = model_denoiser(Models(denoise=model, bf16=False).get("denoise"))  # bfloat16 unmeasured here
     out = inpaint_image(rgb, missing, denoise, steps).permute(1, 2, 0).numpy()
     result = Picture(rgb=out, alpha=picture.alpha, bits=picture.bits)
     out = _to_numpy(result, arr)
@@ -257,6 +257,6 @@ def reconstruct(measurements: Measurements | str | Path, steps: int = DEFAULT_ST
     with the denoising model as the prior (``steps`` rounds of projected denoising)."""
     if not isinstance(measurements, Measurements):
         measurements = load_measurements(measurements)
-    denoise = model_denoiser(Models(denoise=model).get("denoise"))
+    denoise = model_denoiser(Models(denoise=model, bf16=False).get("denoise"))  # bfloat16 unmeasured here
     rgb = reconstruct_image(measurements, denoise, steps).permute(1, 2, 0).numpy()
     return Image.fromarray(np.round(rgb * 255).astype(np.uint8), "RGB")

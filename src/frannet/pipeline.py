@@ -149,7 +149,8 @@ class Models:
         bfloat16 where it was measured, on a CPU with native bfloat16 (``native_bf16``): a
         single-step upscaler or denoiser loaded from a file, 1.7x faster for 0.001 dB (x4) and
         0.003 dB (denoising) of PSNR on the held-out photos (README). A FranNet the caller
-        ``given`` runs as it is set unless asked."""
+        ``given`` runs as it is set unless asked. (The inverse problems, whose denoiser runs
+        dozens of rounds, ask for float32: bfloat16 was not measured there.)"""
         if self.bf16 is not None:
             return "bfloat16" if self.bf16 else "float32"
         measured = slot in ("upscale", "denoise") and not model.cfg.iterative

@@ -23,7 +23,7 @@ def _inpaint(args) -> int:
         raise UsageError(f"{args.mask} is {mask.size[0]}x{mask.size[1]} but {args.input} is "
                          f"{picture.size[0]}x{picture.size[1]}; the mask must be the same size")
     missing = torch.from_numpy(mask.rgb.mean(axis=2) > 0.5)  # white = missing
-    denoise = model_denoiser(Models(denoise=args.model).get("denoise"))
+    denoise = model_denoiser(Models(denoise=args.model, bf16=False).get("denoise"))  # bfloat16 unmeasured here
     with progress_bar(total=args.steps, desc="inpaint", quiet=args.quiet) as bar:
         rgb = inpaint_image(torch.from_numpy(picture.rgb).permute(2, 0, 1), missing, denoise, args.steps, bar.update)
     write_image(args.output, dataclasses.replace(picture, rgb=rgb.permute(1, 2, 0).numpy()))
@@ -55,7 +55,7 @@ def _reconstruct(args) -> int:
     if Path(args.output).suffix.lower() not in IMAGE_SUFFIXES:
         raise UsageError(f"{args.output}: unsupported output format {Path(args.output).suffix!r}")
     meas = load_measurements(args.measurements)
-    denoise = model_denoiser(Models(denoise=args.model).get("denoise"))
+    denoise = model_denoiser(Models(denoise=args.model, bf16=False).get("denoise"))  # bfloat16 unmeasured here
     with progress_bar(total=args.steps, desc="reconstruct", quiet=args.quiet) as bar:
         rgb = reconstruct_image(meas, denoise, args.steps, bar.update)
     write_image(args.output, Picture(rgb=rgb.permute(1, 2, 0).numpy()))
