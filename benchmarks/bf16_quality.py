@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -25,7 +24,8 @@ import torch
 from PIL import Image
 
 from frannet.checkpoint import load_model
-from frannet.evaluate import center_crop, degrade, modcrop
+from frannet.degradations import Degradation
+from frannet.evaluate import center_crop, modcrop
 from frannet.metrics import psnr_rgb, psnr_y
 from frannet.pipeline import BUNDLED
 from frannet.tiling import render_tiled
@@ -89,16 +89,16 @@ def main(argv=None) -> int:
     with torch.no_grad():
         for name, img in photos.items():
             hr = modcrop(img, args.scale)
-            lr = degrade(hr, args.scale)
+            lr = Degradation(sx=args.scale, sy=args.scale).apply(hr)
             for v in VARIANTS:
                 with variant(sr, v):
                     out = quantize8(render_tiled(sr, lr, tuple(hr.shape[-2:])))
                 result["sr"][v][name] = psnr_y(out, hr, args.scale)
             clean = center_crop(img, 256)
-            noisy = degrade(clean, 1, noise=25.0)
+            noisy = Degradation(sigma=25.0).apply(clean, torch.Generator().manual_seed(0))
             for v in VARIANTS:
                 with variant(dn, v):
-                    out = quantize8(render_tiled(dn, noisy, tuple(clean.shape[-2:]), noise=25.0))
+                    out = quantize8(render_tiled(dn, noisy, tuple(clean.shape[-2:]), degradation=Degradation(sigma=25.0)))
                 result["denoise"][v][name] = psnr_rgb(out, clean)
             print(name, {t: {v: round(result[t][v][name], 3) for v in VARIANTS} for t in result}, flush=True)
     for task in result:
