@@ -38,7 +38,7 @@ def jpeg_photo(tmp_path):
 @pytest.fixture
 def tables_only(monkeypatch):
     """No quality is estimated from pixels: what is told can only come from the file's tables."""
-    monkeypatch.setattr(pipeline, "quality_from_pixels", lambda rgb: None)
+    monkeypatch.setattr(pipeline, "quality_from_pixels", lambda rgb, scale=1.0: None)
 
 
 def _told(model) -> list[float]:

@@ -117,7 +117,7 @@ def test_exact_size_and_all_at_once(client):
 
 
 def test_a_jpegs_quality_reaches_the_upscaler(monkeypatch, jpeg_path, model_path):
-    monkeypatch.setattr(pipeline, "quality_from_pixels", lambda rgb: None)  # told only from the file's tables
+    monkeypatch.setattr(pipeline, "quality_from_pixels", lambda rgb, scale=1.0: None)  # told only from the file's tables
     buffer = io.BytesIO()
     Image.open(io.BytesIO(_png(24, 16))).save(buffer, "JPEG", quality=63)
     with _client(Models(upscale=jpeg_path)) as client:

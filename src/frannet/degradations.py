@@ -128,22 +128,14 @@ def to_gray(img: torch.Tensor) -> torch.Tensor:
 
 
 def add_noise(img: torch.Tensor, sigma: float, generator: torch.Generator | None = None,
-              same_channels: bool = False) -> torch.Tensor:
+              same_channels: bool = False, shot: bool = False) -> torch.Tensor:
     """Additive white Gaussian noise of std ``sigma`` on the 0-255 scale, not clipped (the
     standard denoising benchmark). ``same_channels``: one noise plane on all channels, as a
-    gray photo has."""
+    gray photo has. ``shot``: signal-dependent (Poisson-like) instead, a sensor's shot noise:
+    std ``sigma`` at mid-gray, growing as the square root of the signal (0 in black)."""
     shape = (1, *img.shape[-2:]) if same_channels else img.shape[-3:]
     noise = torch.randn(shape, generator=generator, dtype=img.dtype) * (sigma / 255.0)
-    return img + noise
-
-
-def add_shot_noise(img: torch.Tensor, level: float, generator: torch.Generator | None = None,
-                   same_channels: bool = False) -> torch.Tensor:
-    """Signal-dependent (Poisson-like) noise, a sensor's shot noise: its std is ``level`` (0-255
-    scale) at mid-gray and grows as the square root of the signal (0 in black)."""
-    shape = (1, *img.shape[-2:]) if same_channels else img.shape[-3:]
-    noise = torch.randn(shape, generator=generator, dtype=img.dtype)
-    return img + noise * (img.clamp(min=0.0) / 0.5).sqrt() * (level / 255.0)
+    return img + (noise * (img.clamp(min=0.0) / 0.5).sqrt() if shot else noise)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
@@ -189,7 +181,7 @@ class Degradation:
     """What happened to an input, in a camera's and an encoder's order: blurred by a Gaussian of
     std ``blur`` (output pixels; a lens's softness), shrunk ``sx`` x ``sy`` (output / input size
     per axis), given Gaussian noise of std ``sigma`` (0-255 scale) and shot noise of std ``shot``
-    at mid-gray (``add_shot_noise``), made ``gray``, and saved as a JPEG of quality ``jpeg``
+    at mid-gray (``add_noise``), made ``gray``, and saved as a JPEG of quality ``jpeg``
     (None: not), at 4:4:4 if ``jpeg_full_chroma`` (else 4:2:0), after an earlier save at quality
     ``jpeg_before`` if that is set (a photo edited and saved again).
 
@@ -268,7 +260,7 @@ class Degradation:
         if self.sigma > 0:
             lr = add_noise(lr, self.sigma, generator, same_channels=one_plane)
         if self.shot > 0:
-            lr = add_shot_noise(lr, self.shot, generator, same_channels=one_plane)
+            lr = add_noise(lr, self.shot, generator, same_channels=one_plane, shot=True)
         for quality in (self.jpeg_before, self.jpeg):
             if quality is not None:
                 lr = jpeg_round_trip(lr, quality, gray=one_plane, full_chroma=self.jpeg_full_chroma)

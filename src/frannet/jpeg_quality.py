@@ -72,20 +72,25 @@ def dct_matrix(n: int) -> np.ndarray:
 _DCT8 = dct_matrix(8)
 
 
-def block_coefficients(rgb: np.ndarray) -> np.ndarray:
+def block_coefficients(rgb: np.ndarray, max_blocks: int | None = None, scale: float = 1.0) -> np.ndarray:
     """(N, 64) DCT coefficients of the 8x8 blocks of the JPEG luma (level-shifted), on the grid
-    that starts at the top-left pixel. ``rgb``: (H, W, 3) values on the 0-255 scale."""
-    y = rgb[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114]) - 128
-    h, w = y.shape[0] // 8 * 8, y.shape[1] // 8 * 8
-    blocks = y[:h, :w].reshape(h // 8, 8, w // 8, 8).swapaxes(1, 2).reshape(-1, 8, 8)
+    that starts at the top-left pixel. ``rgb``: (H, W, 3) values, times ``scale`` on the 0-255
+    scale. ``max_blocks``: at most this many blocks, every k-th in row-major order: only they
+    are read, so a large picture costs no more than a small one."""
+    bh, bw = rgb.shape[0] // 8, rgb.shape[1] // 8
+    picked = np.arange(0, bh * bw, max(1, -(-bh * bw // max_blocks)) if max_blocks else 1)
+    offsets = np.arange(8)
+    rows = (picked // bw * 8)[:, None, None] + offsets[None, :, None]
+    cols = (picked % bw * 8)[:, None, None] + offsets[None, None, :]
+    blocks = rgb[rows, cols, :3].astype(np.float64) @ (np.array([0.299, 0.587, 0.114]) * scale) - 128
     return np.einsum("ij,njk,lk->nil", _DCT8, blocks, _DCT8).reshape(-1, 64)
 
 
-def quality_from_pixels(rgb: np.ndarray) -> int | None:
+def quality_from_pixels(rgb: np.ndarray, scale: float = 1.0) -> int | None:
     """The IJG quality whose table the decoded pixels still fit best, or None if none fits
-    (see the module's docstring). ``rgb``: (H, W, 3) on the 0-255 scale, at least 8x8."""
-    coefficients = block_coefficients(rgb)
-    coefficients = coefficients[::max(1, -(-len(coefficients) // MAX_BLOCKS))]
+    (see the module's docstring). ``rgb``: (H, W, 3), times ``scale`` on the 0-255 scale, at
+    least 8x8."""
+    coefficients = block_coefficients(rgb, MAX_BLOCKS, scale)
     if len(coefficients) == 0:
         return None
     best, best_ratio = None, MAX_FIT_RATIO

@@ -450,7 +450,7 @@ def _jpeg(picture: Picture, job: Job, models: Mapping[str, ModelDescriptor]) -> 
     if "jpeg" not in models[_upscaler_slot(job)].conditions:
         return None  # a model that reads none is told nothing, as before there was a JPEG condition
     quality = table_quality(picture.quantization)
-    return quality if quality is not None else quality_from_pixels(picture.rgb * 255)
+    return quality if quality is not None else quality_from_pixels(picture.rgb, scale=255.0)
 
 
 def _prepare(picture: Picture, job: Job, models: Mapping[str, ModelDescriptor]) -> _Input:

@@ -315,7 +315,7 @@ def add_parsers(sub) -> None:
                             f"to estimate it per image (default {noise_default})")
         p.add_argument("--jpeg", default="auto", metavar="auto|off|Q",
                        help="the input's JPEG quality, told to an upscaling model that reads it (a JPEG-aware "
-                            "--model; the bundled frannet-sr reads none yet), which then removes the artefacts, at "
+                            "--model, and the bundled frannet-sr), which then removes the artefacts, at "
                             "--scale 1 too: auto reads it from a JPEG's quantization tables, else estimates it from "
                             "the pixels of a picture saved from a JPEG, and tells a model that reads none nothing; "
                             "off ignores it; Q (1-100) tells that quality (default auto)")

@@ -14,7 +14,6 @@ from .lookup import bicubic_grid_lookup, bicubic_lookup
 from .ncnn_encoder import NcnnEncoder
 
 
-
 @dataclass
 class Encoding:
     """What the decoder needs from one batch of inputs; valid for any set of points."""
