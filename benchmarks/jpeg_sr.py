@@ -9,7 +9,10 @@ baseline is Pillow's bicubic upscaling of that decoded JPEG (at x1: the decoded 
 A JPEG-aware model is told the quality (as ``frannet restore`` reads it from the file's tables);
 any other model is told nothing. PSNR-Y follows BasicSR (``scale`` border pixels cropped).
 The cases are issue 19's bars: x2 at qualities 90, 75, 50, 30, x4 at 75, x1 at 50 and 30, and
-the clean x2 and x4 inputs (no JPEG).
+the clean x2 and x4 inputs (no JPEG). ``--consistency`` adds two rows per JPEG case: the output
+held to the file's quantization cells (``jpeg_cells``, what ``--consistency`` does on a JPEG) and
+held to the decoded pixels (plain bicubic consistency, which takes the artefacts back).
+``--cases x2q75 x1q50 ...`` runs only those cases.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ import torch
 from PIL import Image
 
 from frannet.api import BUNDLED_MODEL, load
+from frannet.consistency import BicubicDown
 from frannet.data import list_images
 from frannet.degradations import Degradation
 from frannet.evaluate import modcrop, pillow_upscale
 from frannet.io import read_image
+from frannet.jpeg_cells import cells, hold_to_jpeg
 from frannet.metrics import psnr_y
 from frannet.restorators import render_mean
 
@@ -37,16 +42,23 @@ def case_label(scale: int, quality: int | None) -> str:
     return f"x{scale} " + (f"q{quality}" if quality else "clean")
 
 
-def measure(model, hr: torch.Tensor, scale: int, quality: int | None) -> tuple[float, float]:
-    """(model PSNR-Y, baseline PSNR-Y) for one photo and case."""
+def measure(model, hr: torch.Tensor, scale: int, quality: int | None, consistency: bool = False) -> dict:
+    """PSNR-Y per variant ("model", "baseline"; with ``consistency`` and a JPEG, "held to the
+    file" and "held to the pixels") for one photo and case."""
     hr = modcrop(hr, scale)
     lr = Degradation(sx=scale, sy=scale, jpeg=quality).apply(hr)
     size = tuple(hr.shape[-2:])
     told = Degradation(sx=scale, sy=scale, jpeg=quality if model.cfg.jpeg else None)
-    out = render_mean(model, lr, size, degradation=told).clamp(0, 1)
-    base = pillow_upscale(lr, size, Image.BICUBIC) if scale > 1 else lr
+    outs = {"model": render_mean(model, lr, size, degradation=told).clamp(0, 1),
+            "baseline": pillow_upscale(lr, size, Image.BICUBIC) if scale > 1 else lr}
+    if consistency and quality:
+        down = BicubicDown(size, tuple(lr.shape[-2:]))
+        held = cells(lr, quality)
+        if held is not None:
+            outs["held to the file"] = hold_to_jpeg(outs["model"], down, held)
+        outs["held to the pixels"] = down.project_valid(outs["model"], lr)
     border = max(1, math.ceil(scale))
-    return psnr_y(out, hr, border), psnr_y(base, hr, border)
+    return {name: psnr_y(out, hr, border) for name, out in outs.items()}
 
 
 def main() -> None:
@@ -54,6 +66,8 @@ def main() -> None:
     parser.add_argument("folders", nargs="*", default=["data/val", "data/eval"])
     parser.add_argument("--models", nargs="+", default=[str(BUNDLED_MODEL)])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--consistency", action="store_true", help="also the outputs held to the file and to the pixels")
+    parser.add_argument("--cases", nargs="+", help="only these cases, e.g. x2q75 x1q50 x4clean")
     parser.add_argument("--json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -63,15 +77,19 @@ def main() -> None:
         model = load(path)
         rows = {}
         for scale, quality in CASES:
-            pairs = [measure(model, hr, scale, quality) for hr in photos.values()]
-            gains = [m - b for m, b in pairs]
-            rows[case_label(scale, quality)] = {
-                "model": sum(m for m, _ in pairs) / len(pairs), "baseline": sum(b for _, b in pairs) / len(pairs),
-                "gain": sum(gains) / len(gains), "worst gain": min(gains),
-                "per photo": {name: round(g, 3) for name, g in zip(photos, gains)}}
-            r = rows[case_label(scale, quality)]
-            print(f"{Path(path).name:32s} {case_label(scale, quality):9s} model {r['model']:.2f}  baseline "
-                  f"{r['baseline']:.2f}  gain {r['gain']:+.2f} (worst {r['worst gain']:+.2f})", flush=True)
+            if args.cases and case_label(scale, quality).replace(" ", "") not in args.cases:
+                continue
+            scores = [measure(model, hr, scale, quality, args.consistency) for hr in photos.values()]
+            row = rows[case_label(scale, quality)] = {}
+            for variant in [v for v in scores[0] if v != "baseline"]:
+                gains = [s[variant] - s["baseline"] for s in scores if variant in s]
+                key = "" if variant == "model" else f" {variant}"
+                row.update({f"model{key}": sum(s[variant] for s in scores if variant in s) / len(gains),
+                            f"gain{key}": sum(gains) / len(gains), f"worst gain{key}": min(gains),
+                            f"per photo{key}": {n: round(g, 3) for n, g in zip(photos, gains)}})
+                print(f"{Path(path).name:32s} {case_label(scale, quality):9s} {variant:18s} gain "
+                      f"{row[f'gain{key}']:+.3f} (worst {row[f'worst gain{key}']:+.2f}, {len(gains)} photos)", flush=True)
+            row["baseline"] = sum(s["baseline"] for s in scores) / len(scores)
         result[str(path)] = rows
     if args.json:
         Path(args.json).write_text(json.dumps({"photos": list(photos), "results": result}, indent=1) + "\n")

@@ -50,6 +50,7 @@ from .consistency import BicubicDown, Gray
 from .degradations import LUMA, Degradation, to_gray
 from .ensemble import views
 from .io import Picture
+from .jpeg_cells import cells, hold_to_jpeg
 from .jpeg_quality import quality_from_pixels, table_quality
 from .models import FranNet, native_bf16
 from .models.ncnn_encoder import import_ncnn
@@ -406,12 +407,16 @@ def _run(stage: Stage, image: torch.Tensor, models: Models, job: Job, progress):
             out = out.mean(dim=0, keepdim=True).expand(3, -1, -1).contiguous()
     elif stage.task == "upscale":
         down = BicubicDown(size, stage.in_size) if stage.consistency else None  # what the models learn to invert
-        observed = Observation(down, image) if down is not None else None
+        jpeg = stage.degradation.jpeg
+        held = cells(image, jpeg) if down is not None and jpeg is not None else None
+        observed = Observation(down, image) if down is not None and held is None else None
         lr = image
         for step in stage.via:
             lr = _render(model, lr, step, stage, job, None)[0].clamp_(0.0, 1.0)
         out, std, evaluations = _render(model, lr, size, stage, job, progress, stage.region, observed)
-        if down is not None:  # exact already from an iterative model; this also keeps it in [0, 1]
+        if held is not None:  # a JPEG: held to what the file stores, not to its artefacts (jpeg_cells)
+            out = hold_to_jpeg(out, down, held)
+        elif down is not None:  # exact already from an iterative model; this also keeps it in [0, 1]
             out = down.project_valid(out, observed.y)
     else:  # colorize: the luma is known exactly, and kept (range-null-space)
         luma = Gray(LUMA)

@@ -349,7 +349,9 @@ def add_parsers(sub) -> None:
                        help="render only this window of the output (its pixels; equal to the same crop of the "
                             "whole output), e.g. to look closely at a huge image without computing the rest")
         p.add_argument("--consistency", action="store_true",
-                       help="project the upscaled output so that bicubic downscaling gives back the input exactly")
+                       help="project the upscaled output so that bicubic downscaling gives back the input exactly; "
+                            "for a JPEG the upscaler is told about, so that it gives back what the file stores "
+                            "(its luma's quantized coefficients), not its artefacts")
         p.add_argument("--quality", type=int, default=DEFAULT_QUALITY,
                        help=f"JPEG and WebP output quality, 1-100 (default {DEFAULT_QUALITY})")
         p.add_argument("--background", default="white", metavar="COLOR",
