@@ -5,12 +5,14 @@ Set FRANNET_SCREENSHOT=docs/serve.png to also save a screenshot (made with the b
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import uvicorn
 from PIL import Image
@@ -30,9 +32,11 @@ SCREENSHOT = os.environ.get("FRANNET_SCREENSHOT")
 @pytest.fixture
 def server(model_path, tmp_path):
     """The app on a free loopback port, in a thread."""
-    diffusion = tmp_path / "tiny-diffusion.safetensors"
+    diffusion, color_diffusion = tmp_path / "tiny-diffusion.safetensors", tmp_path / "tiny-color-diffusion.safetensors"
     save_model(diffusion, tiny_model(restorator="diffusion"))
-    models = Models() if SCREENSHOT else Models(upscale=model_path, diffusion=diffusion)
+    save_model(color_diffusion, tiny_model(tunable=True, restorator="diffusion"), task="colorize")
+    models = Models() if SCREENSHOT else Models(upscale=model_path, diffusion=diffusion,
+                                                colorize_diffusion=color_diffusion)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(create_app(models=models), log_level="warning"))
@@ -112,7 +116,7 @@ def test_diffusion_shows_its_cost_and_the_uncertainty_map(server, page):
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.goto(server)
     page.select_option("#task", "denoise")
-    assert page.eval_on_selector("#restorator option[value=diffusion]", "o => o.disabled")  # it only upscales
+    assert page.eval_on_selector("#restorator option[value=diffusion]", "o => o.disabled")  # it cannot denoise
     page.select_option("#task", "upscale")
     assert page.locator("#cost").is_hidden() and page.locator("#samples").is_disabled()
     page.select_option("#restorator", "diffusion")
@@ -150,3 +154,27 @@ def test_the_jpeg_quality_control_sends_its_choice(server, page):
     assert "cannot be told quality 40" in page.inner_text("#error")
     page.select_option("#jpeg", "off")
     assert page.locator("#jpeg-quality").is_disabled()
+
+
+def test_diffusion_colours_a_gray_photo_with_the_seed_chosen(server, page, tmp_path):
+    gray = tmp_path / "gray.png"
+    Image.open(SAMPLE_IMAGE).convert("L").save(gray)
+    page.goto(server)
+    page.select_option("#task", "colorize")
+    assert page.locator("#seed").is_disabled()
+    page.select_option("#restorator", "diffusion")
+    assert page.locator("#seed").is_enabled() and page.locator("#samples").is_enabled()
+    page.locator("#file").set_input_files(str(gray))
+    page.fill("#scale", "1")
+    page.fill("#samples", "1")
+    colourings, shown = [], ""
+    for seed in ("3", "4"):
+        page.fill("#seed", seed)
+        page.click("#run")
+        page.wait_for_function("shown => document.getElementById('status-text').textContent.startsWith('Done') "
+                               "&& document.getElementById('after').src !== shown", arg=shown, timeout=60_000)
+        shown = page.eval_on_selector("#after", "img => img.src")
+        colourings.append(np.asarray(Image.open(io.BytesIO(page.request.get(shown).body())), dtype=int))
+    assert page.locator("#error").is_hidden()
+    assert colourings[0].shape == (*np.asarray(Image.open(gray)).shape, 3)
+    assert np.abs(colourings[0] - colourings[1]).max() > 0  # each seed its colouring: the seed reached the job

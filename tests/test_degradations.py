@@ -8,7 +8,7 @@ from PIL import Image
 
 from frannet.config import DataConfig
 from frannet.degradations import (Degradation, avgpool_downscale, bicubic_downscale, bicubic_resize, downscaled_size,
-                                  draw_degradation, gaussian_blur, quantize, resize_matrix, to_gray,
+                                  draw_degradation, fit_side, gaussian_blur, quantize, resize_matrix, to_gray,
                                   validation_degradations)
 
 
@@ -19,6 +19,13 @@ def test_bicubic_matches_pillow_float(h, w, oh, ow):
     ref = np.asarray(Image.fromarray(a, mode="F").resize((ow, oh), Image.BICUBIC))
     out = bicubic_resize(torch.from_numpy(a).double(), (oh, ow)).numpy()
     assert np.abs(ref - out).max() < 1e-5
+
+
+def test_fit_side_shrinks_the_longer_side_only_when_it_is_over():
+    img = torch.rand(3, 30, 80, dtype=torch.float64)
+    assert torch.equal(fit_side(img, 40), bicubic_resize(img, (15, 40)))
+    assert torch.equal(fit_side(img.transpose(-1, -2), 40), bicubic_resize(img.transpose(-1, -2), (40, 15)))
+    assert fit_side(img, 80) is img
 
 
 def test_bicubic_matches_pillow_uint8_within_one_level():

@@ -92,7 +92,7 @@ def test_auto_estimates_the_quality_of_a_picture_saved_from_a_jpeg_from_its_pixe
     assert [s.degradation.jpeg for s in plan_picture(never, Job(74, 80), models)] == [None]
 
 
-@pytest.mark.parametrize("job", [Job(96, 80), Job(48, 40), Job(48, 40, noise=None), Job(48, 40, colorize=True),
+@pytest.mark.parametrize("job", [Job(96, 80), Job(48, 40), Job(48, 40, noise=None), Job(48, 40, colorize=True, force=True),
                                  Job(96, 80, noise=10.0)])
 def test_auto_with_an_upscaler_that_reads_no_jpeg_plans_as_before(jpeg_photo, job):
     picture = read_image(jpeg_photo)

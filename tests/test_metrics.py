@@ -3,7 +3,7 @@ import math
 import numpy as np
 import torch
 
-from frannet.metrics import psnr_y, rgb_to_y, ssim_y
+from frannet.metrics import colourfulness, psnr_y, rgb_to_y, ssim_y
 
 
 def test_y_formula():
@@ -35,3 +35,13 @@ def test_ssim_identity_and_degradation():
     assert math.isclose(ssim_y(a, a), 1.0, rel_tol=1e-9)
     noisy = (a + 0.2 * torch.from_numpy(rng.standard_normal((3, 32, 32)))).clamp(0, 1)
     assert ssim_y(a, noisy) < 0.9
+
+
+def test_colourfulness_by_hand():
+    # red and black pixels: rg = (255, 0), yb = (127.5, 0); each has mean and std half its top
+    img = torch.zeros(3, 1, 2)
+    img[0, 0, 0] = 1.0
+    assert math.isclose(colourfulness(img), 1.3 * math.hypot(127.5, 63.75))
+    flat = torch.tensor([200.0, 100.0, 50.0]).div(255).reshape(3, 1, 1).expand(3, 4, 5)
+    assert math.isclose(colourfulness(flat), 0.3 * math.hypot(100, 100))  # no spread: the mean term alone
+    assert colourfulness(torch.rand(1, 6, 7).expand(3, 6, 7)) == 0.0  # gray

@@ -28,11 +28,13 @@ TUNABLE = ("scale", "noise", "gray")
 
 
 def _described(upscale="single", diffusion="diffusion", tunable=True) -> dict[str, ModelDescriptor]:
-    """Slot -> descriptor, as the bundled models are (restorators and conditions can be changed)."""
+    """Slot -> descriptor, as the bundled models are (restorators and conditions can be changed);
+    the diffusion restorator's colour slot holds the colour model, as when one is given."""
+    colorize = ModelDescriptor("colorize", "single", (1, 4), (0, 50), TUNABLE if tunable else PLAIN)
     return {"upscale": ModelDescriptor("upscale", upscale, (1, 4), (0, 0), PLAIN),
             "diffusion": ModelDescriptor("upscale", diffusion, (2, 4), (0, 0), PLAIN),
             "denoise": ModelDescriptor("denoise", "single", (1, 1), (0, 75), TUNABLE if tunable else PLAIN),
-            "colorize": ModelDescriptor("colorize", "single", (1, 4), (0, 50), TUNABLE if tunable else PLAIN)}
+            "colorize": colorize, "colorize_diffusion": colorize}
 
 
 def _told(in_size, job: Job, sigma=0.0, gray=None) -> Degradation:
@@ -163,12 +165,13 @@ def test_refusals_come_before_any_work(monkeypatch):
     ran = []
     monkeypatch.setattr(pipeline, "_run", lambda *args: ran.append(args))
     models = Models(denoise=tiny_model(tunable=True), upscale=tiny_model(),
-                    diffusion=tiny_model(restorator="diffusion"))
+                    diffusion=tiny_model(restorator="diffusion"), colorize=tiny_model(tunable=True))
     job = Job(28, 24, noise=25.0, restorator="diffusion")
     with pytest.raises(ValueError, match="only the single-step"):  # streamed: it used to denoise, then refuse
         restore_bands(_noisy_picture(), job, models)
     with pytest.raises(ValueError, match="colorize model is single-step"):
-        restore_picture(_noisy_picture(), Job(28, 24, noise=25.0, colorize=True, restorator="diffusion"), models)
+        restore_picture(_noisy_picture(), Job(28, 24, noise=25.0, colorize=True, restorator="diffusion", force=True),
+                        models)
     assert ran == []
 
 

@@ -21,7 +21,7 @@ from frannet.pipeline import Job, Models
 from frannet.restorators import Sampling
 from frannet.serve import app as serve_app
 from frannet.serve.app import create_app
-from frannet.serve.options import STEP_SECONDS_PER_MEGAPIXEL, job_from_form
+from frannet.serve.options import STEP_SECONDS_PER_MEGAPIXEL, job_from_form, restorators
 
 
 def _png(width: int, height: int, mode: str = "RGB") -> bytes:
@@ -58,6 +58,13 @@ def diffusion_path(tmp_path):
 
 
 @pytest.fixture
+def color_diffusion_path(tmp_path):
+    path = tmp_path / "tiny-color-diffusion.safetensors"
+    save_model(path, tiny_model(tunable=True, restorator="diffusion"), task="colorize")
+    return path
+
+
+@pytest.fixture
 def client(model_path, tunable_path, colorize_path, diffusion_path):
     models = Models(upscale=model_path, colorize=colorize_path, denoise=tunable_path, diffusion=diffusion_path)
     with _client(models) as client:
@@ -72,6 +79,7 @@ def test_page_static_files_and_config(client):
     config = client.get("/api/config").json()
     assert config["max_upload_bytes"] == 500_000 and config["max_pixels"] == 100_000
     assert [r["id"] for r in config["restorators"]] == ["single", "diffusion"]  # the CLI's --restorator names
+    assert config["restorators"][1]["tasks"] == ["upscale"]  # its colour model is single-step
     assert config["limits"] == {"steps": 100, "samples": 64}
 
 
@@ -170,6 +178,8 @@ def test_bad_files_are_readable_errors(client, data, message):
     ({"restorator": "diffusion", "steps": "0"}, "steps must be a whole number from 1 to 100"),
     ({"restorator": "diffusion", "samples": "65"}, "samples must be a whole number from 1 to 64"),
     ({"restorator": "diffusion", "samples": "two"}, "samples must be a whole number"),
+    ({"restorator": "diffusion", "seed": "-1"}, "seed must be a whole number from 0 to 4294967295"),
+    ({"task": "colorize", "restorator": "diffusion"}, "can upscale only, not colorize"),
     ({"jpeg": "best"}, "jpeg expects auto, off or a quality from 1 to 100, got 'best'"),
 ])
 def test_bad_options_are_readable_errors(client, fields, message):
@@ -192,14 +202,42 @@ def test_no_file_and_unknown_job(client):
     ({"task": "colorize", "resize": "size", "size": "30x9", "noise": "25"}, Job(30, 9, colorize=True)),
     ({"task": "all", "scale": "3", "noise": "auto"}, Job(30, 15, noise=None, colorize=True)),
     ({"task": "upscale", "scale": "2", "steps": "3"}, Job(20, 10)),  # steps are for diffusion
-    ({"task": "upscale", "scale": "2", "restorator": "diffusion", "steps": "3", "samples": "2"},
-     Job(20, 10, restorator="diffusion", sampling=Sampling(steps=3, samples=2))),
+    ({"task": "upscale", "scale": "2", "restorator": "diffusion", "steps": "3", "samples": "2", "seed": "7"},
+     Job(20, 10, restorator="diffusion", sampling=Sampling(steps=3, samples=2, seed=7))),
+    ({"task": "colorize", "scale": "1", "restorator": "diffusion", "samples": "1"},
+     Job(10, 5, colorize=True, restorator="diffusion")),
     ({"task": "upscale", "scale": "2", "jpeg": "off"}, Job(20, 10, jpeg="off")),
     ({"task": "denoise", "noise": "auto", "jpeg": "40"}, Job(10, 5, noise=None, jpeg=40)),
 ])
-def test_tasks_map_to_jobs(form, job):
+def test_tasks_map_to_jobs(form, job, diffusion_path, color_diffusion_path):
     named = replace(job, restorator=job.restorator or "single")  # the page always names its restorator
-    assert job_from_form(form, 10, 5, max_pixels=10_000) == named
+    offered = restorators(Models(diffusion=diffusion_path, colorize_diffusion=color_diffusion_path))
+    assert job_from_form(form, 10, 5, max_pixels=10_000, offered=offered) == named
+
+
+def test_diffusion_is_offered_for_the_tasks_it_has_a_model_for(model_path, diffusion_path, color_diffusion_path):
+    assert restorators(Models())["diffusion"]["tasks"] == ["upscale"]  # no diffusion colour model is bundled yet
+    assert restorators(Models(upscale=model_path)).keys() == {"single"}  # the given upscaler is single-step
+    both = Models(diffusion=diffusion_path, colorize_diffusion=color_diffusion_path)
+    assert restorators(both)["diffusion"]["tasks"] == ["upscale", "colorize"]
+
+
+def test_diffusion_colours_a_gray_photo_one_colouring_per_seed(model_path, colorize_path, color_diffusion_path):
+    gray = _png(24, 20, "L")
+    luma = np.asarray(Image.open(io.BytesIO(gray)), dtype=np.float64)
+    models = Models(upscale=model_path, colorize=colorize_path, colorize_diffusion=color_diffusion_path)
+    results = []
+    with _client(models) as client:
+        assert client.get("/api/config").json()["max_seed"] == 2**32 - 1
+        for seed in ("1", "1", "2"):
+            job = _finish(client, _submit(client, gray, task="colorize", scale="1", restorator="diffusion",
+                                          samples="1", seed=seed).json())
+            assert job["status"] == "done", job
+            results.append(np.asarray(Image.open(io.BytesIO(client.get(job["result"]).content)), dtype=np.float64))
+        colour = _finish(client, _submit(client, _png(24, 20), task="colorize", scale="1").json())
+    assert np.array_equal(results[0], results[1]) and np.abs(results[0] - results[2]).max() > 0
+    assert all(np.abs(r @ [0.299, 0.587, 0.114] - luma).max() <= 1.0 for r in results)  # the luma kept
+    assert colour["status"] == "error" and "the photo is in colour" in colour["error"]
 
 
 def test_full_queue_is_refused(monkeypatch, model_path):

@@ -1,15 +1,17 @@
 """Denoising and colorization plumbing: noisy/gray training samples, the condition, DNI."""
 
 import dataclasses
+import shutil
 
 import pytest
 import torch
+from PIL import Image
 from tiny import TINY, TINY_TUNABLE, tiny_model
 
 from frannet import FranNet, save_model
 from frannet.checkpoint import CheckpointError, interpolate_models, load_model
 from frannet.config import DataConfig
-from frannet.data import load_images, training_batch
+from frannet.data import load_images, training_batch, training_images
 from frannet.degradations import Degradation
 from frannet.restorators import render
 
@@ -41,6 +43,29 @@ def test_colorize_examples_have_gray_inputs_and_colour_targets(image_folder):
     assert (batch.degradation[:, 3] == 1).all() and (batch.degradation[:, 2] == 0).all()
     assert torch.equal(batch.lr[:, 0], batch.lr[:, 1]) and torch.equal(batch.lr[:, 1], batch.lr[:, 2])
     assert (batch.target[..., 0] - batch.target[..., 1]).abs().max() > 0.05  # the targets are in colour
+
+
+def test_colour_training_leaves_gray_pictures_out(tmp_path, image_folder):
+    folder = tmp_path / "train"
+    shutil.copytree(image_folder / "train", folder)
+    Image.open(folder / "0.png").convert("L").save(folder / "gray.png")
+    Image.open(folder / "1.png").convert("L").convert("RGB").save(folder / "gray-in-rgb.png")
+    colour = DataConfig(train=(str(folder),), patch=16, max_scale=2.0, gray_input=0.5)
+    assert len(training_images(colour)) == 3
+    assert len(training_images(dataclasses.replace(colour, gray_input=0.0))) == 5  # gray pictures denoise fine
+    with pytest.raises(FileNotFoundError, match="no colour image"):
+        training_images(dataclasses.replace(colour, exclude=("?.png",)))
+
+
+def test_training_pictures_larger_than_max_side_are_shrunk(tmp_path, photo):
+    folder = tmp_path / "train"
+    folder.mkdir()
+    Image.open(photo).resize((74, 80)).save(folder / "large.png")
+    Image.open(photo).save(folder / "small.png")
+    cfg = DataConfig(train=(str(folder),), patch=16, max_scale=2.0, max_side=50)
+    assert [tuple(img.shape) for img in training_images(cfg)] == [(3, 50, 46), (3, 40, 37)]
+    with pytest.raises(ValueError, match="max_side must be 0 or"):
+        dataclasses.replace(cfg, max_side=31)  # smaller than the largest crop, 16 x 2
 
 
 def test_a_plain_model_refuses_noise_and_gray(model):

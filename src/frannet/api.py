@@ -113,10 +113,11 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
             steps: int | None = None, eta: float = Sampling.eta, seed: int = Sampling.seed,
             samples: int = Sampling.samples, uncertainty: bool = False, adaptive: float | None = None,
             region: tuple[int, int, int, int] | None = None, progressive: bool = False, ensemble: int = 1,
-            tile: int | None = None, aspect: str = "stretch", jpeg: str | int = "auto"):
+            tile: int | None = None, aspect: str = "stretch", jpeg: str | int = "auto", force: bool = False):
     """Restore a PIL image or numpy array: upscale by ``scale`` (a number or (sx, sy)) or to
     ``size`` (w, h) (neither: keep the size), remove noise of std ``noise`` (0-255 scale;
-    None estimates it), and ``colorize`` a gray photo, in any combination. ``jpeg``: the input's
+    None estimates it), and ``colorize`` a gray photo, in any combination (a colour image to
+    colorize is a ValueError unless ``force``, which colours its luma). ``jpeg``: the input's
     JPEG quality, told to an upscaling model that reads it (which removes the artefacts, at
     scale 1 too): "auto" reads a JPEG image's quantization tables (a PIL image opened from a
     JPEG file), else estimates it from the pixels (a model that reads none is told nothing);
@@ -156,7 +157,8 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
                                 size=size, max_pixels=max_pixels)
     sampling = Sampling(steps=steps, eta=eta, seed=seed, samples=samples, adaptive=adaptive)
     job = Job(width, height, noise=noise, colorize=colorize, consistency=consistency, restorator=restorator,
-              sampling=sampling, region=region, progressive=progressive, ensemble=ensemble, tile=tile, jpeg=jpeg)
+              sampling=sampling, region=region, progressive=progressive, ensemble=ensemble, tile=tile, jpeg=jpeg,
+              force=force)
     result = restore_picture(picture, job, models)
     if window is not None:
         result = result.crop(*window)
@@ -205,13 +207,18 @@ def denoise(image, noise: float | None = None, model: FranNet | str | Path | Non
 
 
 def colorize(image, scale=None, size=None, noise: float | None = 0.0, model: FranNet | str | Path | None = None,
-             jpeg: str | int = "auto"):
-    """Colour a gray (or colour, whose luma is used) PIL image or numpy array; it may also be
-    denoised and upscaled (the luma is restored first, then coloured). The output's luma is the
-    restored luma: without noise, upscaling or a JPEG quality told, the input's. ``model``: a
-    FranNet or a file of a colorizing model (its descriptor says so); the other stages use the
-    bundled models. ``jpeg`` as for ``restore``."""
-    return restore(image, scale, size, noise=noise, colorize=True, models=Models(colorize=model), jpeg=jpeg)
+             jpeg: str | int = "auto", force: bool = False, **options):
+    """Colour a gray PIL image or numpy array; it may also be denoised and upscaled (the luma is
+    restored first, then coloured). The output's luma is the restored luma: without noise,
+    upscaling or a JPEG quality told, the input's. An image in colour (``grayness.is_gray``: its
+    channels more than 4 levels of 255 apart at over 1% of its pixels) is a ValueError unless
+    ``force``, which colours its luma. ``model``: a FranNet or a file of a colorizing model (its
+    descriptor says so; a diffusion one with ``restorator="diffusion"``: each ``seed`` gives one
+    colouring, ``samples`` averages that many); the other stages use the bundled models.
+    ``jpeg`` and ``options`` (``restorator``, ``steps``, ``eta``, ``seed``, ``samples``,
+    ``adaptive``, ``uncertainty``, ``consistency`` ...) as for ``restore``."""
+    return restore(image, scale, size, noise=noise, colorize=True, models=Models(colorize=model), jpeg=jpeg,
+                   force=force, **options)
 
 
 def _missing(mask) -> np.ndarray:

@@ -114,6 +114,8 @@ class DataConfig:
 
     train: tuple[str, ...] = ("data/train",)
     exclude: tuple[str, ...] = ()     # file-name patterns ("retina.*") of train images left out
+    max_side: int = 0                 # train images larger than this are first shrunk to it (0: as they are):
+    #                                   a wallpaper's crops then frame as much of a scene as a photo's
     val: tuple[str, ...] = ("data/val",)
     patch: int = 48                   # low-resolution patch side fed to the encoder
     min_scale: float = 1.0
@@ -150,6 +152,8 @@ class DataConfig:
                "scale_focus must be [low, high] inside [min_scale, max_scale]")
         _check(0.0 <= self.scale_focus_share <= 1.0, "scale_focus_share must be in [0, 1]")
         _check(self.target_points >= 1, "target_points must be >= 1")
+        _check(isinstance(self.max_side, int) and (self.max_side == 0 or self.max_side >= self.patch * self.max_scale),
+               "max_side must be 0 or a whole number of pixels >= patch * max_scale (the largest crop)")
         _check(len(self.train) >= 1, "train needs at least one folder")
         _check(len(self.noise) == 2 and 0.0 <= self.noise[0] <= self.noise[1], "noise must be [low, high] with 0 <= low <= high")
         _check(len(self.noise_focus) == 2 and (self.noise_focus_share == 0 or

@@ -7,6 +7,7 @@ example is a ``degradations.Degradation``, drawn by ``degradations.draw_degradat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -16,7 +17,8 @@ import torch
 
 from .config import DataConfig
 from .coords import pixel_centers
-from .degradations import Cut, Degradation, draw_degradation, to_gray
+from .degradations import Cut, Degradation, draw_degradation, fit_side, to_gray
+from .grayness import is_gray
 from .io import IMAGE_SUFFIXES, read_image
 
 
@@ -53,16 +55,30 @@ def list_images(folders, exclude=(), training: bool = False) -> list[Path]:
     return files
 
 
-def load_images(folders, min_side: int = 0, exclude=(), training: bool = False) -> list[torch.Tensor]:
-    """All images in ``folders`` as (3, H, W) float tensors; smaller than min_side skipped."""
+def load_images(folders, min_side: int = 0, exclude=(), training: bool = False, colour_only: bool = False,
+                max_side: int = 0) -> list[torch.Tensor]:
+    """All images in ``folders`` as (3, H, W) float tensors; those larger than ``max_side`` (if
+    not 0) downscaled to it (``fit_side``), those smaller than ``min_side`` skipped, and for
+    ``colour_only`` gray ones (``grayness.is_gray``) too."""
     images = []
     for path in list_images(folders, exclude, training):
-        img = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1).contiguous()
-        if min(img.shape[-2:]) >= min_side:
+        img = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1)
+        img = (fit_side(img, max_side) if max_side else img).contiguous()
+        if min(img.shape[-2:]) >= min_side and not (colour_only and is_gray(img)):
             images.append(img)
     if not images:
-        raise FileNotFoundError(f"no image in {folders} has both sides >= {min_side} pixels")
+        kind = "colour image" if colour_only else "image"
+        raise FileNotFoundError(f"no {kind} in {', '.join(map(str, folders))} has both sides >= {min_side} pixels")
     return images
+
+
+def training_images(cfg: DataConfig) -> list[torch.Tensor]:
+    """The pictures training cuts its crops from: ``cfg.train`` without the ``exclude``d names,
+    larger ones shrunk to ``cfg.max_side``, and without the pictures too small for the largest
+    crop. A model that learns colour from gray inputs (``gray_input`` > 0) never sees a gray
+    picture: its crop would be a gray target for a gray input, teaching it to leave colour out."""
+    return load_images(cfg.train, min_side=math.ceil(cfg.patch * cfg.max_scale), exclude=cfg.exclude, training=True,
+                       colour_only=cfg.gray_input > 0, max_side=cfg.max_side)
 
 
 def example_seed(seed: int, step: int, index: int) -> int:

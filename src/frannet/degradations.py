@@ -105,6 +105,16 @@ def bicubic_downscale(img: torch.Tensor, scale: float | tuple[float, float]) -> 
     return bicubic_resize(img, downscaled_size(tuple(img.shape[-2:]), scale))
 
 
+def fit_side(img: torch.Tensor, max_side: int) -> torch.Tensor:
+    """(..., C, H, W) ``img`` downscaled like Pillow's BICUBIC to a longer side of ``max_side``
+    (the aspect kept, sides rounded), or as it is if it fits already."""
+    h, w = img.shape[-2:]
+    if max(h, w) <= max_side:
+        return img
+    f = max_side / max(h, w)
+    return bicubic_resize(img, (max(1, round(h * f)), max(1, round(w * f))))
+
+
 def avgpool_downscale(img: torch.Tensor, factor: int) -> torch.Tensor:
     """Average-pool downscaling by an integer factor; the image is cropped to a multiple."""
     if not isinstance(factor, int) or factor < 1:

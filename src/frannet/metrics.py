@@ -1,4 +1,4 @@
-"""PSNR and SSIM on the Y channel, with BasicSR's conventions, and PSNR on RGB.
+"""PSNR and SSIM on the Y channel, with BasicSR's conventions, PSNR on RGB, and colourfulness.
 
 Inputs are RGB float tensors (3, H, W) in [0, 1], quantised to 8 bits first (images are
 judged as saved files); Y = 16 + 65.481 R + 128.553 G + 24.966 B on the 0-255 scale;
@@ -80,6 +80,18 @@ def ssim_rgb(a: torch.Tensor, b: torch.Tensor) -> float:
         raise ValueError(f"images differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
     qa, qb = quantize(a).double() * 255, quantize(b).double() * 255
     return sum(_ssim(qa[c], qb[c]) for c in range(3)) / 3
+
+
+def colourfulness(img: torch.Tensor) -> float:
+    """Hasler and Süsstrunk's colourfulness M of a (3, H, W) RGB image, on the 8-bit image's
+    0-255 scale: with the opponent channels rg = R - G and yb = (R + G) / 2 - B of every pixel,
+    M = sqrt(std(rg)^2 + std(yb)^2) + 0.3 sqrt(mean(rg)^2 + mean(yb)^2) (population std).
+    0 for a gray image; their survey reads about 15 as slightly, 33 moderately, 59 quite and 82
+    highly colourful."""
+    r, g, b = torch.round(img.double().clamp(0.0, 1.0) * 255).unbind(dim=-3)  # the 8-bit levels
+    rg, yb = r - g, (r + g) / 2 - b
+    spread = math.hypot(rg.std(correction=0).item(), yb.std(correction=0).item())
+    return spread + 0.3 * math.hypot(rg.mean().item(), yb.mean().item())
 
 
 def seam_ratio(img: torch.Tensor, rows: list[int], cols: list[int]) -> float:

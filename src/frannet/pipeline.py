@@ -49,6 +49,7 @@ from .config import ENGINES, RESTORATORS
 from .consistency import BicubicDown, Gray
 from .degradations import LUMA, Degradation, to_gray
 from .ensemble import views
+from .grayness import is_gray
 from .io import Picture
 from .jpeg_cells import cells, hold_to_jpeg
 from .jpeg_quality import quality_from_pixels, table_quality
@@ -66,7 +67,11 @@ BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
            "denoise": WEIGHTS / "frannet-denoise.safetensors",
            "colorize": WEIGHTS / "frannet-color.safetensors",
            "diffusion": WEIGHTS / "frannet-diffusion.safetensors"}
-SLOT_TASKS = {"upscale": "upscale", "denoise": "denoise", "colorize": "colorize", "diffusion": "upscale"}
+SLOT_TASKS = {"upscale": "upscale", "denoise": "denoise", "colorize": "colorize", "diffusion": "upscale",
+              "colorize_diffusion": "colorize"}
+# The slots the diffusion restorator takes a task's model from; left empty, each is filled by the
+# model given for its task (which must then be a diffusion model), else the bundled one, if any.
+DIFFUSION_SLOTS = {"upscale": "diffusion", "colorize": "colorize_diffusion"}
 CLEAN = 0.5  # estimated sigmas below this (0-255 scale) are treated as a clean input
 JPEG_CLEAN = 3.0  # the same on a JPEG whose quality the upscaler is told (see the module's docstring)
 DENOISED_BAND = 256  # rows per band when a denoised image is streamed out as it is
@@ -76,17 +81,19 @@ DENOISED_BAND = 256  # rows per band when a denoised image is streamed out as it
 class Models:
     """The model per slot, loaded on first use: a path, a loaded FranNet, or None (bundled).
 
-    A slot holds a model of its task (the ``diffusion`` slot: the upscaler the diffusion
-    restorator runs; empty, it is the given ``upscale`` model if there is one, else the bundled
-    frannet-diffusion). A file's task is what its descriptor says (``checkpoint.describe``);
-    given to a slot of another task, it is a one-line CheckpointError. A loaded FranNet is
-    taken to be of its slot's task. Safe to share between threads (the web page's workers):
-    each model is described and loaded once."""
+    A slot holds a model of its task (the ``diffusion`` and ``colorize_diffusion`` slots: the
+    upscaler and the colour model the diffusion restorator runs; empty, each is the model given
+    for its task if there is one, else the bundled one: frannet-diffusion upscales, and no
+    diffusion colour model is bundled yet). A file's task is what its descriptor says
+    (``checkpoint.describe``); given to a slot of another task, it is a one-line CheckpointError.
+    A loaded FranNet is taken to be of its slot's task. Safe to share between threads (the web
+    page's workers): each model is described and loaded once."""
 
     upscale: FranNet | str | Path | None = None
     denoise: FranNet | str | Path | None = None
     colorize: FranNet | str | Path | None = None
     diffusion: FranNet | str | Path | None = None  # upscales when the diffusion restorator is asked for
+    colorize_diffusion: FranNet | str | Path | None = None  # colours when the diffusion restorator is asked for
     bf16: bool | None = None  # bfloat16 where measured harmless (``FranNet.set_bf16``); None: ``precision_for``
     engine: str = "torch"  # what runs the encoders' CNN: "torch" or "ncnn" (``FranNet.set_engine``)
     _loaded: dict = field(default_factory=dict, repr=False)
@@ -104,9 +111,15 @@ class Models:
         if slot not in SLOT_TASKS:
             raise KeyError(slot)
         given = getattr(self, slot)
-        if given is None and slot == "diffusion" and self.upscale is not None:
-            return "upscale", self.upscale  # the given upscaler, which must then be a diffusion model
-        return slot, BUNDLED[slot] if given is None else given
+        if given is not None:
+            return slot, given
+        task = SLOT_TASKS[slot]
+        if DIFFUSION_SLOTS.get(task) == slot and getattr(self, task) is not None:
+            return task, getattr(self, task)  # the task's given model, which must then be a diffusion model
+        if slot not in BUNDLED:
+            raise CheckpointError(f"no {TASK_NOUNS[task]} model for the diffusion restorator is bundled yet: pass "
+                                  f"one with --model")
+        return slot, BUNDLED[slot]
 
     def describe(self, slot: str) -> ModelDescriptor:
         """What the model of ``slot`` is, from its file's header (the weights are not loaded)."""
@@ -192,6 +205,7 @@ class Job:
     tile: int | None = None       # encoder tile side in input pixels; None: the largest that fits max_memory
     max_memory: int = DEFAULT_MAX_MEMORY  # bytes the process's peak aims for (the automatic tile size fits it)
     restorator: str | None = None  # asked for: the last stage's model must be of this kind (None: any)
+    force: bool = False           # colorize a colour picture too (its luma; its colour is dropped), else refused
     sampling: Sampling = Sampling()  # for iterative models
     region: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1): only this window of the output
     progressive: bool = False     # upscale in steps of at most x2 (measured: one shot is better, see README)
@@ -304,7 +318,7 @@ def plan(job: Job, degradation: Degradation, models: Mapping[str, ModelDescripto
     needs = {"denoise": "noise", "colorize": "gray"}
     stages, size = [], in_size
     for at, task in enumerate(tasks):
-        slot = _upscaler_slot(job) if task == "upscale" else task
+        slot = _slot(task, job)
         described = models[slot]
         if described.task != task:
             raise ValueError(f"the {task} stage needs {article(TASK_NOUNS[task])} model, but the {slot} model "
@@ -327,9 +341,8 @@ def plan(job: Job, degradation: Degradation, models: Mapping[str, ModelDescripto
         size = out
     last = stages[-1]
     if job.restorator not in (None, last.restorator):
-        upscales = "" if last.task == "upscale" else " (the bundled diffusion model upscales only)"
         raise ValueError(f"the {_kind(job.restorator)} restorator needs a model trained for it, but the {last.task} "
-                         f"model is {_kind(last.restorator)}: pass one with --model{upscales}")
+                         f"model is {_kind(last.restorator)}: pass one with --model")
     if last.restorator == "single" and job.sampling != Sampling():
         raise ValueError("steps, eta, seed, samples and adaptive are for the autoregressive and diffusion restorators "
                          "(and their models)")
@@ -343,9 +356,9 @@ def plan(job: Job, degradation: Degradation, models: Mapping[str, ModelDescripto
     return stages
 
 
-def _upscaler_slot(job: Job) -> str:
-    """The ``Models`` slot whose model upscales ``job``: the diffusion upscaler for the diffusion restorator."""
-    return "diffusion" if job.restorator == "diffusion" else "upscale"
+def _slot(task: str, job: Job) -> str:
+    """The ``Models`` slot whose model does ``task`` for ``job``: the diffusion restorator has its own."""
+    return DIFFUSION_SLOTS.get(task, task) if job.restorator == "diffusion" else task
 
 
 def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> list[tuple[int, int]]:
@@ -452,20 +465,28 @@ def _jpeg(picture: Picture, job: Job, models: Mapping[str, ModelDescriptor]) -> 
     condition, the picture's: its file's tables, else its pixels if they fit a quality's table."""
     if job.jpeg != "auto":
         return None if job.jpeg == "off" else job.jpeg
-    if "jpeg" not in models[_upscaler_slot(job)].conditions:
+    if "jpeg" not in models[_slot("upscale", job)].conditions:
         return None  # a model that reads none is told nothing, as before there was a JPEG condition
     quality = table_quality(picture.quantization)
     return quality if quality is not None else quality_from_pixels(picture.rgb, scale=255.0)
 
 
+class ColourInput(ValueError):
+    """A colorize job was given a picture in colour (``grayness.is_gray``), without ``Job.force``."""
+
+
 def _prepare(picture: Picture, job: Job, models: Mapping[str, ModelDescriptor]) -> _Input:
     straight = torch.from_numpy(np.ascontiguousarray(picture.rgb)).permute(2, 0, 1)
     alpha = None if picture.alpha is None else torch.from_numpy(np.ascontiguousarray(picture.alpha))
+    colour = straight if alpha is None else fill_hidden(straight, alpha)  # what transparent pixels hid is no colour
+    if job.colorize and not job.force and not picture.gray and not is_gray(colour):
+        raise ColourInput("the picture is in colour, and colorize colours gray pictures: force colours its luma, "
+                          "dropping its colour")
     jpeg = _jpeg(picture, job, models)
     sigma = float(job.noise) if job.noise is not None else estimate_noise(straight)
     if job.noise is None:  # an estimate: below the floor is no noise, above the trained range is its top
         sigma = 0.0 if sigma < (CLEAN if jpeg is None else JPEG_CLEAN) else min(sigma, MAX_NOISE)
-    return _Input(straight if alpha is None else fill_hidden(straight, alpha), alpha, sigma, jpeg)
+    return _Input(colour, alpha, sigma, jpeg)
 
 
 def _output_info(picture: Picture, job: Job) -> dict:

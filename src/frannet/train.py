@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_model, load_training, save_training
 from .config import ConfigError, TrainConfig
-from .data import load_images, training_batch
+from .data import load_images, training_batch, training_images
 from .degradations import validation_degradations
 from .distributed import Distributed
 from .evaluate import validate
@@ -173,8 +173,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: bool = T
         step = state["step"]
     net = DistributedDataParallel(model) if dist.world > 1 else model
 
-    images = load_images(cfg.data.train, min_side=math.ceil(cfg.data.patch * cfg.data.max_scale),
-                         exclude=cfg.data.exclude, training=True)
+    images = training_images(cfg.data)
     val_images = load_images(cfg.data.val) if cfg.data.val and dist.is_main else []
     share = cfg.batch // dist.world
     mine = range(dist.rank * share, (dist.rank + 1) * share)  # this rank's examples of each batch

@@ -5,7 +5,7 @@
                     [--restorator diffusion --model M --steps K --eta E --seed S --samples N --uncertainty PNG]
                     [--adaptive SIGMA --steps-map PNG]
     frannet denoise INPUT -o OUTPUT [--noise SIGMA|auto]
-    frannet colorize INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto]
+    frannet colorize INPUT -o OUTPUT [--scale S | --size WxH] [--noise SIGMA|auto] [--force]
     frannet inpaint INPUT --mask MASK -o OUTPUT [--steps K]      (white in MASK = missing)
     frannet sense INPUT --ratio 0.25 -o MEASUREMENTS.npz [--block 32] [--seed 0]
     frannet reconstruct MEASUREMENTS.npz -o OUTPUT [--steps K]

@@ -72,6 +72,8 @@ def run(args) -> int:
         raise UsageError("--fill cuts its own window of the output: give --fill or --region, not both")
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality must be between 1 and 100, got {args.quality}")
+    if args.force and not args.colorize:
+        raise UsageError("--force colours a colour photo's luma: it goes with --colorize")
     jobs = _restore_jobs(args.input, Path(args.output))
     for src, dst in jobs:
         if dst.suffix.lower() not in IMAGE_SUFFIXES:
@@ -187,7 +189,7 @@ class _Restorer:
         from ..api import DEFAULT_MAX_OUTPUT_PIXELS
         from ..io import keeps_alpha, read_image, write_image
         from ..memory import resident_bytes
-        from ..pipeline import Job, plan_picture, restore_bands, restore_picture
+        from ..pipeline import ColourInput, Job, plan_picture, restore_bands, restore_picture
         from ..streaming import needs_streaming, write_streamed_tiff
 
         args = self.args
@@ -197,7 +199,7 @@ class _Restorer:
         job = Job(width, height, noise=self.noise, colorize=args.colorize, consistency=args.consistency,
                   tile=args.tile, max_memory=args.max_memory << 20, restorator=args.restorator,
                   sampling=self.sampling, region=self.region, progressive=args.progressive, ensemble=args.ensemble,
-                  jpeg=self.jpeg)
+                  jpeg=self.jpeg, force=args.force)
         x0, y0, x1, y1 = job.window
         streamed = needs_streaming(x1 - x0, y1 - y0, job.max_memory - resident_bytes())  # written band by band
         if streamed and window and not (args.colorize or args.consistency):  # (which restore_bands refuses)
@@ -206,11 +208,15 @@ class _Restorer:
             x0, y0, x1, y1 = window
         with progress_bar(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", quiet=args.quiet,
                           unit_scale=True, leave=False) as pixels:  # output pixels, as tiles and bands finish
-            if streamed:
-                header, bands = restore_bands(picture, job, self.models, progress=pixels.update)
-                write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
-                return
-            result = restore_picture(picture, job, self.models, progress=pixels.update)
+            try:
+                if streamed:
+                    header, bands = restore_bands(picture, job, self.models, progress=pixels.update)
+                    write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
+                    return
+                result = restore_picture(picture, job, self.models, progress=pixels.update)
+            except ColourInput:
+                raise UsageError(f"{src} is in colour, and colorize colours gray photos: --force colours its luma, "
+                                 f"dropping its colour") from None
         if window:
             result = result.crop(*window)
         if result.alpha is not None and not keeps_alpha(dst):
@@ -323,6 +329,13 @@ def add_parsers(sub) -> None:
             p.add_argument("--colorize", action="store_true", help="colour a gray photo")
         else:
             p.set_defaults(colorize=colorize)
+        if name == "denoise":
+            p.set_defaults(force=False)
+        else:
+            p.add_argument("--force", action="store_true",
+                           help="colorize a colour photo too: its luma is coloured, its own colour dropped (without "
+                                "it, a photo whose channels differ by more than 4 levels of 255 at over 1%% of its "
+                                "pixels is refused)")
         p.add_argument("--model", help="weights (.safetensors) for the stage of the task the file declares (frannet "
                                        "describe shows it): e.g. an upscaling model upscales after the bundled "
                                        "denoiser; the bundled models for the other stages")

@@ -36,11 +36,11 @@ from starlette.staticfiles import StaticFiles
 from ..checkpoint import CheckpointError
 from ..io import ImageReadError, Picture, read_image, to_pil
 from ..parsing import MAX_NOISE
-from ..pipeline import Job, Models, restore_picture
+from ..pipeline import ColourInput, Job, Models, restore_picture
 from ..uncertainty import heatmap
 from . import DEFAULT_MAX_PIXELS
 from .jobs import JobQueue, QueueFull, Task
-from .options import LIMITS, RESTORATORS, STEP_SECONDS_PER_MEGAPIXEL, TASKS, estimate_seconds, job_from_form
+from .options import LIMITS, MAX_SEED, STEP_SECONDS_PER_MEGAPIXEL, TASKS, estimate_seconds, job_from_form, restorators
 
 STATIC = Path(__file__).parent / "static"
 FORM_ROOM = 64 * 1024  # bytes allowed past the upload limit for the form's other fields
@@ -83,6 +83,8 @@ def _restore(picture: Picture, job: Job, models: Models, progress) -> dict[str, 
         result = restore_picture(picture, job, models, progress=count)
     except CheckpointError as exc:
         raise CheckpointError(f"could not load a model: {exc}") from None
+    except ColourInput:
+        raise ValueError("the photo is in colour, and colorize colours gray photos: choose a gray one") from None
     files = {"result.png": _png(result), "input.png": _png(picture, compress_level=1)}
     if job.sampling.samples > 1 and result.std is not None:
         files["uncertainty.png"] = _png(Picture(rgb=heatmap(result.std)[0]))
@@ -109,6 +111,7 @@ def create_app(models: Models | None = None, max_upload_mb: float = 50, max_pixe
                workers: int = 1, max_queue: int = 8, allowed_hosts: list[str] | None = None) -> Starlette:
     """The app; ``models`` defaults to the bundled ones, ``allowed_hosts`` (Host header) to any."""
     models = models or Models()
+    offered = restorators(models)
     queue = JobQueue(workers=workers, max_queue=max_queue)
     max_upload = int(max_upload_mb * 1_000_000)
 
@@ -125,8 +128,8 @@ def create_app(models: Models | None = None, max_upload_mb: float = 50, max_pixe
     async def config(request: Request) -> Response:
         return JSONResponse({
             "max_upload_bytes": max_upload, "max_upload_mb": max_upload_mb, "max_pixels": max_pixels,
-            "max_noise": MAX_NOISE, "tasks": TASKS, "limits": LIMITS,
-            "restorators": [{"id": key, **value} for key, value in RESTORATORS.items()],
+            "max_noise": MAX_NOISE, "tasks": TASKS, "limits": LIMITS, "max_seed": MAX_SEED,
+            "restorators": [{"id": key, **value} for key, value in offered.items()],
             "step_seconds_per_megapixel": STEP_SECONDS_PER_MEGAPIXEL,
         })
 
@@ -146,7 +149,7 @@ def create_app(models: Models | None = None, max_upload_mb: float = 50, max_pixe
             fields = {key: value for key, value in form.items() if isinstance(value, str)}
             try:
                 picture = await run_in_threadpool(_read_upload, upload.file, upload.filename, max_pixels)
-                job = job_from_form(fields, *picture.size, max_pixels=max_pixels)
+                job = job_from_form(fields, *picture.size, max_pixels=max_pixels, offered=offered)
                 info = {"width": job.width, "height": job.height, "input_width": picture.size[0],
                         "input_height": picture.size[1], "estimate_seconds": estimate_seconds(job),
                         "filename": _download_name(upload.filename, fields.get("task", "upscale"), job)}

@@ -5,44 +5,64 @@ from __future__ import annotations
 from typing import Mapping
 
 from ..api import output_size
+from ..checkpoint import CheckpointError
 from ..parsing import parse_jpeg, parse_noise, parse_scale, parse_size
-from ..pipeline import Job
+from ..pipeline import DIFFUSION_SLOTS, Job, Models
 from ..restorators import DEFAULT_STEPS, Sampling
 
 TASKS = {"upscale": "Upscale", "denoise": "Denoise", "colorize": "Colorize", "all": "All at once"}
-# The CLI's --restorator names. "iterative": takes steps and samples; "tasks": the ones it can do
-# (the bundled diffusion model upscales; the denoising and colour models are single-step).
-RESTORATORS = {"single": {"label": "single (one pass)", "iterative": False, "tasks": list(TASKS)},
-               "diffusion": {"label": "diffusion", "iterative": True, "tasks": ["upscale"]}}
 # A page is shared: each job's decoder work is capped (steps x samples evaluations per pixel).
 LIMITS = {"steps": 100, "samples": 64}
+MAX_SEED = 2**32 - 1  # the keyed noise reads 32 bits of the seed
 # The bundled diffusion model's cost per output megapixel, step and sample (its model card:
 # 3.7 to 4.0 s on 2 threads of an idle machine), for the estimate shown while a job waits and runs.
 STEP_SECONDS_PER_MEGAPIXEL = 4.0
 
 
-def _count(form: Mapping[str, str], name: str, default: int) -> int:
-    text, top = form.get(name, str(default)), LIMITS[name]
-    if not text.strip().isdecimal() or not 1 <= int(text) <= top:
-        raise ValueError(f"{name} must be a whole number from 1 to {top}, got {text!r}")
+def restorators(models: Models) -> dict[str, dict]:
+    """The restorators the page offers (the CLI's --restorator names): "iterative", whether it
+    takes steps, samples and a seed; "tasks", the ones it can do with ``models``: for diffusion
+    those whose diffusion slot holds a diffusion model (the bundled frannet-diffusion upscales;
+    colorize once a diffusion colour model is given or bundled), and none: not offered."""
+    def diffusion_model(task: str) -> bool:
+        try:
+            return models.describe(DIFFUSION_SLOTS[task]).restorator == "diffusion"
+        except CheckpointError:  # none bundled, or a file that cannot be read
+            return False
+
+    offered = {"single": {"label": "single (one pass)", "iterative": False, "tasks": list(TASKS)}}
+    sampled = [task for task in DIFFUSION_SLOTS if diffusion_model(task)]
+    if sampled:
+        offered["diffusion"] = {"label": "diffusion", "iterative": True, "tasks": sampled}
+    return offered
+
+
+def _whole(form: Mapping[str, str], name: str, default: int, low: int, top: int) -> int:
+    text = form.get(name, "").strip() or str(default)
+    if not text.isdecimal() or not low <= int(text) <= top:
+        raise ValueError(f"{name} must be a whole number from {low} to {top}, got {text!r}")
     return int(text)
 
 
-def job_from_form(form: Mapping[str, str], width: int, height: int, max_pixels: int) -> Job:
-    """The Job for an input of width x height; raises ValueError with a message for the page."""
+def job_from_form(form: Mapping[str, str], width: int, height: int, max_pixels: int,
+                  offered: Mapping[str, dict]) -> Job:
+    """The Job for an input of width x height, with the ``offered`` restorators (``restorators``);
+    raises ValueError with a message for the page."""
     task = form.get("task", "upscale")
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     restorator = form.get("restorator", "single")
-    if restorator not in RESTORATORS:
-        raise ValueError(f"unknown restorator {restorator!r}; choose one of {', '.join(RESTORATORS)}")
-    if task not in RESTORATORS[restorator]["tasks"]:
-        can = " and ".join(TASKS[t].lower() for t in RESTORATORS[restorator]["tasks"])
+    if restorator not in offered:
+        raise ValueError(f"unknown restorator {restorator!r}; choose one of {', '.join(offered)}")
+    if task not in offered[restorator]["tasks"]:
+        can = " and ".join(TASKS[t].lower() for t in offered[restorator]["tasks"])
         raise ValueError(f"the {restorator} restorator can {can} only, not {TASKS[task].lower()}: choose single")
     sampling = Sampling()
-    if RESTORATORS[restorator]["iterative"]:
-        steps = _count(form, "steps", 1) if form.get("steps", "").strip() else None  # None: the measured best
-        sampling = Sampling(steps=steps, samples=_count(form, "samples", 1))
+    if offered[restorator]["iterative"]:
+        given = form.get("steps", "").strip()
+        steps = _whole(form, "steps", 1, 1, LIMITS["steps"]) if given else None  # None: the measured best
+        sampling = Sampling(steps=steps, samples=_whole(form, "samples", 1, 1, LIMITS["samples"]),
+                            seed=_whole(form, "seed", 0, 0, MAX_SEED))
     if task == "denoise":
         size = output_size(width, height, scale=1, max_pixels=max_pixels)
     elif form.get("resize", "scale") == "size":

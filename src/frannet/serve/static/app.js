@@ -67,7 +67,7 @@ function updateControls() {
   for (const option of $("restorator").options) option.disabled = !restorators[option.value].tasks.includes(task);
   if ($("restorator").selectedOptions[0].disabled) $("restorator").value = "single";
   const iterative = restorators[$("restorator").value].iterative;
-  $("steps").disabled = $("samples").disabled = $("cost").hidden = !iterative;
+  $("steps").disabled = $("samples").disabled = $("seed").disabled = $("cost").hidden = !iterative;
 }
 
 function chooseFile(chosen) {
@@ -111,6 +111,7 @@ function formData() {
   if (!$("steps").disabled) {
     data.append("steps", $("steps").value);
     data.append("samples", $("samples").value);
+    data.append("seed", $("seed").value);
   }
   return data;
 }
@@ -299,6 +300,7 @@ async function start() {
   $("noise").max = config.max_noise;
   $("steps").max = config.limits.steps;
   $("samples").max = config.limits.samples;
+  $("seed").max = config.max_seed;
   $("cost").textContent = `About ${config.step_seconds_per_megapixel} s per output megapixel, step and sample `
     + "on 2 CPU threads; 2 or more samples also give an uncertainty map.";
   $("limits").textContent = `Uploads up to ${config.max_upload_mb} MB; inputs and results up to `

@@ -1,0 +1,132 @@
+"""Colorize takes gray photos: a colour one is refused unless forced; the diffusion restorator colours too."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image
+from tiny import tiny_model
+
+import frannet
+from frannet import save_model
+from frannet.cli import main
+from frannet.pipeline import ColourInput, Job, Models, plan_picture
+from frannet.io import Picture, read_image
+
+
+def _run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+@pytest.fixture
+def gray_photo(tmp_path, photo):
+    path = tmp_path / "gray.png"
+    Image.open(photo).convert("L").save(path)
+    return path
+
+
+@pytest.fixture
+def color_diffusion_path(tmp_path):
+    """A tiny random diffusion model whose file says it colorizes."""
+    path = tmp_path / "tiny-color-diffusion.safetensors"
+    save_model(path, tiny_model(tunable=True, restorator="diffusion"), task="colorize")
+    return path
+
+
+def test_a_colour_photo_is_refused_in_one_line_unless_forced(capsys, tmp_path, photo, colorize_path):
+    out = tmp_path / "out.png"
+    code, _, err = _run(capsys, "colorize", photo, "-o", out, "--model", colorize_path)
+    assert code == 2 and "photo.png is in colour" in err and "--force" in err and err.count("\n") == 1, err
+    assert not out.exists()
+    code, _, err = _run(capsys, "colorize", photo, "-o", out, "--model", colorize_path, "--force")
+    assert code == 0, err
+    colour = np.asarray(Image.open(photo))
+    assert np.abs(_luma(np.asarray(Image.open(out))) - _luma(colour)).max() <= 1.0  # its luma, coloured
+    code, _, err = _run(capsys, "restore", photo, "-o", out, "--scale", "2", "--force", "--overwrite")
+    assert code == 2 and "goes with --colorize" in err
+
+
+def test_nearly_equal_channels_count_as_gray(capsys, tmp_path, gray_photo, colorize_path):
+    tinted = np.asarray(Image.open(gray_photo).convert("RGB")).astype(np.int16)
+    tinted[..., 2] = np.clip(tinted[..., 2] + 4, 0, 255)  # a faint blue cast: 4 levels of 255
+    path = tmp_path / "tinted.png"
+    Image.fromarray(tinted.astype(np.uint8)).save(path)
+    assert _run(capsys, "colorize", path, "-o", tmp_path / "out.png", "--model", colorize_path)[0] == 0
+    tinted[..., 2] = np.clip(tinted[..., 2] + 1, 0, 255)  # 5 levels: a colour photo
+    Image.fromarray(tinted.astype(np.uint8)).save(path)
+    assert _run(capsys, "colorize", path, "-o", tmp_path / "out.png", "--model", colorize_path)[0] == 2
+
+
+def test_a_batch_reports_and_skips_colour_files(capsys, tmp_path, photo, gray_photo, colorize_path):
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    Image.open(photo).save(folder / "colour.png")
+    Image.open(gray_photo).save(folder / "gray.png")
+    code, stdout, err = _run(capsys, "colorize", folder, "-o", out, "--model", colorize_path)
+    assert code == 1 and "restored 1 of 2 images" in stdout
+    assert "colour.png is in colour" in err and sorted(p.name for p in out.iterdir()) == ["gray.png"]
+
+
+def test_the_api_refuses_a_colour_image_unless_forced(photo, colorize_path):
+    colour = np.asarray(Image.open(photo))
+    with pytest.raises(ColourInput, match="force"):
+        frannet.colorize(colour, model=colorize_path)
+    forced = frannet.colorize(colour, model=colorize_path, force=True)
+    assert forced.shape == colour.shape and np.abs(_luma(forced) - _luma(colour)).max() <= 1.0
+
+
+def test_transparent_pixels_do_not_make_a_gray_picture_colour(tmp_path, gray_photo):
+    rgba = np.asarray(Image.open(gray_photo).convert("RGBA")).copy()
+    rgba[:10, :, 0], rgba[:10, :, 3] = 255, 0  # red, but hidden: a third of the rows
+    path = tmp_path / "hidden.png"
+    Image.fromarray(rgba).save(path)
+    picture, job, models = read_image(path), Job(37, 40, colorize=True), Models(colorize=tiny_model(tunable=True))
+    assert [stage.task for stage in plan_picture(picture, job, models)] == ["colorize"]
+    picture.alpha = None  # the red rows shown
+    with pytest.raises(ColourInput):
+        plan_picture(picture, job, models)
+
+
+def test_diffusion_colours_every_seed_with_the_luma_kept(capsys, tmp_path, gray_photo, color_diffusion_path):
+    gray = np.asarray(Image.open(gray_photo), dtype=np.float64)
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"seed{seed}.png"
+        code, _, err = _run(capsys, "colorize", gray_photo, "-o", out, "--model", color_diffusion_path,
+                            "--restorator", "diffusion", "--seed", seed)  # its default steps
+        assert code == 0, err
+        outs.append(np.asarray(Image.open(out)))
+        assert outs[-1].shape == (*gray.shape, 3) and np.abs(_luma(outs[-1]) - gray).max() <= 1.0
+    assert np.abs(outs[0].astype(int) - outs[1]).max() > 0  # one colouring per seed
+    mean, heat = tmp_path / "mean.png", tmp_path / "std.png"
+    code, _, err = _run(capsys, "colorize", gray_photo, "-o", mean, "--model", color_diffusion_path,
+                        "--restorator", "diffusion", "--seed", "1", "--samples", "3", "--uncertainty", heat)
+    assert code == 0 and heat.exists(), err
+    assert np.abs(_luma(np.asarray(Image.open(mean))) - gray).max() <= 1.0
+    projected = frannet.colorize(np.asarray(Image.open(gray_photo)), model=color_diffusion_path,
+                                 restorator="diffusion", steps=3, samples=2, consistency=True)  # DDNM: every step
+    assert np.abs(_luma(projected) - gray).max() <= 1.0
+
+
+def test_no_diffusion_colour_model_is_bundled_yet(capsys, tmp_path, gray_photo):
+    code, _, err = _run(capsys, "colorize", gray_photo, "-o", tmp_path / "out.png", "--restorator", "diffusion")
+    assert code == 2 and "no colorizing model for the diffusion restorator is bundled" in err, err
+
+
+def test_the_diffusion_restorator_colours_with_its_own_model(color_diffusion_path, colorize_path):
+    job = Job(37, 40, colorize=True, jpeg="off")
+    diffusion = replace(job, restorator="diffusion")
+    picture = Picture(rgb=np.zeros((40, 37, 3), np.float32))
+    both = Models(colorize=colorize_path, colorize_diffusion=color_diffusion_path)  # a server offering both
+    assert [(s.model, s.restorator) for s in plan_picture(picture, job, both)] == [("colorize", "single")]
+    assert [(s.model, s.restorator) for s in plan_picture(picture, diffusion, both)] == [
+        ("colorize_diffusion", "diffusion")]
+    given = Models(colorize=color_diffusion_path)  # --model: the given colour model fills the diffusion slot
+    assert given.describe("colorize_diffusion") == given.describe("colorize")
+    assert plan_picture(picture, diffusion, given)[-1].restorator == "diffusion"
