@@ -40,6 +40,14 @@ def colorize_path(tmp_path):
 
 
 @pytest.fixture
+def color_diffusion_path(tmp_path):
+    """A tiny random diffusion model whose file says it colorizes."""
+    path = tmp_path / "tiny-color-diffusion.safetensors"
+    save_model(path, tiny_model(tunable=True, restorator="diffusion"), task="colorize")
+    return path
+
+
+@pytest.fixture
 def jpeg_path(tmp_path):
     """A tiny random upscaling model that is also told the JPEG quality (a JPEG-aware upscaler)."""
     path = tmp_path / "tiny-jpeg.safetensors"

@@ -5,23 +5,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from PIL import Image
+from cli_run import luma_of, run_cli
 from tiny import tiny_model
 
 import frannet
-from frannet import save_model
-from frannet.cli import main
 from frannet.pipeline import ColourInput, Job, Models, plan_picture
 from frannet.io import Picture, read_image
-
-
-def _run(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
 
 
 @pytest.fixture
@@ -31,24 +20,16 @@ def gray_photo(tmp_path, photo):
     return path
 
 
-@pytest.fixture
-def color_diffusion_path(tmp_path):
-    """A tiny random diffusion model whose file says it colorizes."""
-    path = tmp_path / "tiny-color-diffusion.safetensors"
-    save_model(path, tiny_model(tunable=True, restorator="diffusion"), task="colorize")
-    return path
-
-
 def test_a_colour_photo_is_refused_in_one_line_unless_forced(capsys, tmp_path, photo, colorize_path):
     out = tmp_path / "out.png"
-    code, _, err = _run(capsys, "colorize", photo, "-o", out, "--model", colorize_path)
+    code, _, err = run_cli(capsys, "colorize", photo, "-o", out, "--model", colorize_path)
     assert code == 2 and "photo.png is in colour" in err and "--force" in err and err.count("\n") == 1, err
     assert not out.exists()
-    code, _, err = _run(capsys, "colorize", photo, "-o", out, "--model", colorize_path, "--force")
+    code, _, err = run_cli(capsys, "colorize", photo, "-o", out, "--model", colorize_path, "--force")
     assert code == 0, err
     colour = np.asarray(Image.open(photo))
-    assert np.abs(_luma(np.asarray(Image.open(out))) - _luma(colour)).max() <= 1.0  # its luma, coloured
-    code, _, err = _run(capsys, "restore", photo, "-o", out, "--scale", "2", "--force", "--overwrite")
+    assert np.abs(luma_of(np.asarray(Image.open(out))) - luma_of(colour)).max() <= 1.0  # its luma, coloured
+    code, _, err = run_cli(capsys, "restore", photo, "-o", out, "--scale", "2", "--force", "--overwrite")
     assert code == 2 and "goes with --colorize" in err
 
 
@@ -57,10 +38,10 @@ def test_nearly_equal_channels_count_as_gray(capsys, tmp_path, gray_photo, color
     tinted[..., 2] = np.clip(tinted[..., 2] + 4, 0, 255)  # a faint blue cast: 4 levels of 255
     path = tmp_path / "tinted.png"
     Image.fromarray(tinted.astype(np.uint8)).save(path)
-    assert _run(capsys, "colorize", path, "-o", tmp_path / "out.png", "--model", colorize_path)[0] == 0
+    assert run_cli(capsys, "colorize", path, "-o", tmp_path / "out.png", "--model", colorize_path)[0] == 0
     tinted[..., 2] = np.clip(tinted[..., 2] + 1, 0, 255)  # 5 levels: a colour photo
     Image.fromarray(tinted.astype(np.uint8)).save(path)
-    assert _run(capsys, "colorize", path, "-o", tmp_path / "out.png", "--model", colorize_path)[0] == 2
+    assert run_cli(capsys, "colorize", path, "-o", tmp_path / "out.png", "--model", colorize_path)[0] == 2
 
 
 def test_a_batch_reports_and_skips_colour_files(capsys, tmp_path, photo, gray_photo, colorize_path):
@@ -68,7 +49,7 @@ def test_a_batch_reports_and_skips_colour_files(capsys, tmp_path, photo, gray_ph
     folder.mkdir()
     Image.open(photo).save(folder / "colour.png")
     Image.open(gray_photo).save(folder / "gray.png")
-    code, stdout, err = _run(capsys, "colorize", folder, "-o", out, "--model", colorize_path)
+    code, stdout, err = run_cli(capsys, "colorize", folder, "-o", out, "--model", colorize_path)
     assert code == 1 and "restored 1 of 2 images" in stdout
     assert "colour.png is in colour" in err and sorted(p.name for p in out.iterdir()) == ["gray.png"]
 
@@ -78,7 +59,7 @@ def test_the_api_refuses_a_colour_image_unless_forced(photo, colorize_path):
     with pytest.raises(ColourInput, match="force"):
         frannet.colorize(colour, model=colorize_path)
     forced = frannet.colorize(colour, model=colorize_path, force=True)
-    assert forced.shape == colour.shape and np.abs(_luma(forced) - _luma(colour)).max() <= 1.0
+    assert forced.shape == colour.shape and np.abs(luma_of(forced) - luma_of(colour)).max() <= 1.0
 
 
 def test_transparent_pixels_do_not_make_a_gray_picture_colour(tmp_path, gray_photo):
@@ -98,24 +79,24 @@ def test_diffusion_colours_every_seed_with_the_luma_kept(capsys, tmp_path, gray_
     outs = []
     for seed in ("1", "2"):
         out = tmp_path / f"seed{seed}.png"
-        code, _, err = _run(capsys, "colorize", gray_photo, "-o", out, "--model", color_diffusion_path,
+        code, _, err = run_cli(capsys, "colorize", gray_photo, "-o", out, "--model", color_diffusion_path,
                             "--restorator", "diffusion", "--seed", seed)  # its default steps
         assert code == 0, err
         outs.append(np.asarray(Image.open(out)))
-        assert outs[-1].shape == (*gray.shape, 3) and np.abs(_luma(outs[-1]) - gray).max() <= 1.0
+        assert outs[-1].shape == (*gray.shape, 3) and np.abs(luma_of(outs[-1]) - gray).max() <= 1.0
     assert np.abs(outs[0].astype(int) - outs[1]).max() > 0  # one colouring per seed
     mean, heat = tmp_path / "mean.png", tmp_path / "std.png"
-    code, _, err = _run(capsys, "colorize", gray_photo, "-o", mean, "--model", color_diffusion_path,
+    code, _, err = run_cli(capsys, "colorize", gray_photo, "-o", mean, "--model", color_diffusion_path,
                         "--restorator", "diffusion", "--seed", "1", "--samples", "3", "--uncertainty", heat)
     assert code == 0 and heat.exists(), err
-    assert np.abs(_luma(np.asarray(Image.open(mean))) - gray).max() <= 1.0
+    assert np.abs(luma_of(np.asarray(Image.open(mean))) - gray).max() <= 1.0
     projected = frannet.colorize(np.asarray(Image.open(gray_photo)), model=color_diffusion_path,
                                  restorator="diffusion", steps=3, samples=2, consistency=True)  # DDNM: every step
-    assert np.abs(_luma(projected) - gray).max() <= 1.0
+    assert np.abs(luma_of(projected) - gray).max() <= 1.0
 
 
 def test_no_diffusion_colour_model_is_bundled_yet(capsys, tmp_path, gray_photo):
-    code, _, err = _run(capsys, "colorize", gray_photo, "-o", tmp_path / "out.png", "--restorator", "diffusion")
+    code, _, err = run_cli(capsys, "colorize", gray_photo, "-o", tmp_path / "out.png", "--restorator", "diffusion")
     assert code == 2 and "no colorizing model for the diffusion restorator is bundled" in err, err
 
 

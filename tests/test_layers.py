@@ -29,8 +29,8 @@ SRC = Path(__file__).parents[1] / "src" / "frannet"
 LAYERS = {
     "base": ["atomic", "codecs", "config", "coords", "dead_leaves", "distributed", "ensemble", "framing", "io",
              "memory", "parsing", "streaming", "uncertainty"],
-    "operations": ["degradations", "consistency", "grayness", "jpeg_quality", "measurements", "metrics",
-                   "noise_estimate", "transparency", "models", "models.*", "sampling", "sampling.*"],
+    "operations": ["degradations", "consistency", "grayness", "jpeg_cells", "jpeg_quality", "measurements",
+                   "metrics", "noise_estimate", "transparency", "models", "models.*", "sampling", "sampling.*"],
     "rendering": ["tiling", "checkpoint"],
     "restorators": ["restorators", "restorators.*"],
     "pipeline": ["pipeline", "inverse"],

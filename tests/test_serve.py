@@ -58,13 +58,6 @@ def diffusion_path(tmp_path):
 
 
 @pytest.fixture
-def color_diffusion_path(tmp_path):
-    path = tmp_path / "tiny-color-diffusion.safetensors"
-    save_model(path, tiny_model(tunable=True, restorator="diffusion"), task="colorize")
-    return path
-
-
-@pytest.fixture
 def client(model_path, tunable_path, colorize_path, diffusion_path):
     models = Models(upscale=model_path, colorize=colorize_path, denoise=tunable_path, diffusion=diffusion_path)
     with _client(models) as client:
