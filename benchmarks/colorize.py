@@ -5,11 +5,9 @@
 
 Every colour photo of the folders (default data/val data/eval; gray ones are skipped) is made
 gray as a user's gray photo would be: its BT.601 luma, rounded to 8 bits. That gray picture
-goes through what ``frannet colorize`` runs (the pipeline with its colour stage; told no JPEG
-quality, so no other stage runs: with the command's default ``--jpeg auto``, 19 of the 28
-held-out gray pictures read as JPEG-compressed from their pixels and first go through the
-upscaler at x1, which changes their luma), and the output, rounded to 8 bits, is measured against the
-photo: PSNR on RGB (the gray input's own PSNR is the baseline), the largest difference between
+goes through what ``frannet colorize`` runs (the pipeline with its colour stage alone, as the
+command's default ``--jpeg auto`` colours a picture at its own size, artefacts and all), and the
+output, rounded to 8 bits, is measured against the photo: PSNR on RGB (the gray input's own PSNR is the baseline), the largest difference between
 its luma and the input's (0-255 scale; rounding the colours to 8 bits alone moves it by up to
 0.5), and the Hasler-Süsstrunk colourfulness of the output and of the photo.
 
@@ -73,7 +71,7 @@ def colorized(gray: torch.Tensor, models: Models, **job) -> torch.Tensor:
     """(3, H, W) gray picture coloured by the pipeline (the ``Job`` options ``job``), rounded to 8 bits."""
     h, w = gray.shape[-2:]
     picture = Picture(rgb=gray.permute(1, 2, 0).numpy(), gray=True)
-    out = restore_picture(picture, Job(w, h, colorize=True, jpeg="off", **job), models)
+    out = restore_picture(picture, Job(w, h, colorize=True, **job), models)
     return quantize(torch.from_numpy(out.rgb).permute(2, 0, 1))
 
 

@@ -95,6 +95,38 @@ def test_diffusion_colours_every_seed_with_the_luma_kept(capsys, tmp_path, gray_
     assert np.abs(luma_of(projected) - gray).max() <= 1.0
 
 
+def test_each_writes_every_colouring_as_its_own_file(capsys, tmp_path, gray_photo, color_diffusion_path):
+    gray = np.asarray(Image.open(gray_photo), dtype=np.float64)
+    out = tmp_path / "out.png"
+    args = ["colorize", gray_photo, "-o", out, "--model", color_diffusion_path, "--restorator", "diffusion",
+            "--seed", "1", "--steps", "2", "--samples", "3", "--each"]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out"))
+    assert names == ["out-1.png", "out-2.png", "out-3.png"]  # the samples, not their mean
+    samples = [np.asarray(Image.open(tmp_path / n)) for n in names]
+    assert all(np.abs(luma_of(s) - gray).max() <= 1.0 for s in samples)
+    assert np.abs(samples[0].astype(int) - samples[2]).max() > 0
+    one = tmp_path / "seed2.png"  # sample 2 is the one of seed 1 + 1
+    assert run_cli(capsys, *args[:3], one, *args[4:9], "2", "--steps", "2")[0] == 0
+    assert np.array_equal(np.asarray(Image.open(one)), samples[1])
+    (tmp_path / "out-3.png").unlink()
+    assert run_cli(capsys, *args, "--skip-existing")[0] == 0 and (tmp_path / "out-3.png").exists()
+
+
+@pytest.mark.parametrize("extra", [["--samples", "1"], ["--samples", "2", "--uncertainty", "std.png"]])
+def test_each_needs_samples_to_write(capsys, tmp_path, gray_photo, color_diffusion_path, extra):
+    code, _, err = run_cli(capsys, "colorize", gray_photo, "-o", tmp_path / "out.png", "--model", color_diffusion_path,
+                           "--restorator", "diffusion", "--each", *extra)
+    assert code == 2 and "--each" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_each_with_a_single_step_model_writes_nothing(capsys, tmp_path, gray_photo, colorize_path):
+    code, _, err = run_cli(capsys, "colorize", gray_photo, "-o", tmp_path / "out.png", "--model", colorize_path,
+                           "--samples", "2", "--each")
+    assert code == 2 and not list(tmp_path.glob("out*")), err
+
+
 def test_no_diffusion_colour_model_is_bundled_yet(capsys, tmp_path, gray_photo):
     code, _, err = run_cli(capsys, "colorize", gray_photo, "-o", tmp_path / "out.png", "--restorator", "diffusion")
     assert code == 2 and "no colorizing model for the diffusion restorator is bundled" in err, err
@@ -111,3 +143,19 @@ def test_the_diffusion_restorator_colours_with_its_own_model(color_diffusion_pat
     given = Models(colorize=color_diffusion_path)  # --model: the given colour model fills the diffusion slot
     assert given.describe("colorize_diffusion") == given.describe("colorize")
     assert plan_picture(picture, diffusion, given)[-1].restorator == "diffusion"
+
+
+def test_colouring_a_gray_jpeg_at_its_size_keeps_its_luma_unless_a_quality_is_given(tmp_path, gray_photo, jpeg_path,
+                                                                                      colorize_path):
+    path = tmp_path / "gray.jpg"
+    Image.open(gray_photo).save(path, quality=40)
+    picture = read_image(path)
+    models = Models(upscale=jpeg_path, colorize=colorize_path)
+    h, w = picture.rgb.shape[:2]
+
+    def tasks(job):
+        return [(s.task, s.degradation.jpeg) for s in plan_picture(picture, job, models)]
+
+    assert tasks(Job(w, h, colorize=True)) == [("colorize", None)]
+    assert tasks(Job(w, h, colorize=True, jpeg=40)) == [("upscale", 40), ("colorize", None)]
+    assert tasks(Job(2 * w, 2 * h, colorize=True)) == [("upscale", 40), ("colorize", None)]  # read from the tables

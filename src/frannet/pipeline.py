@@ -462,11 +462,14 @@ class _Input:
 
 def _jpeg(picture: Picture, job: Job, models: Mapping[str, ModelDescriptor]) -> int | None:
     """The JPEG quality to tell: the job's, or for "auto", when the upscaler reads the JPEG
-    condition, the picture's: its file's tables, else its pixels if they fit a quality's table."""
+    condition and the job is not a colorization at the input size, the picture's: its file's
+    tables, else its pixels if they fit a quality's table."""
     if job.jpeg != "auto":
         return None if job.jpeg == "off" else job.jpeg
     if "jpeg" not in models[_slot("upscale", job)].conditions:
         return None  # a model that reads none is told nothing, as before there was a JPEG condition
+    if job.colorize and (job.width, job.height) == picture.size:
+        return None  # colouring at the input size keeps its luma exactly, artefacts and all, unless told Q
     quality = table_quality(picture.quantization)
     return quality if quality is not None else quality_from_pixels(picture.rgb, scale=255.0)
 

@@ -85,7 +85,8 @@ def run(args) -> int:
         jobs = jobs[rank::world]
     skipped = 0
     if args.skip_existing or world > 1:  # writes are atomic, so an existing output is a finished one
-        todo = [(src, dst) for src, dst in jobs if not dst.exists()]
+        last = (lambda dst: each_name(dst, args.samples - 1)) if args.each else (lambda dst: dst)
+        todo = [(src, dst) for src, dst in jobs if not last(dst).exists()]
         skipped, jobs = len(jobs) - len(todo), todo
     restorer = _Restorer(args, single_output=len(jobs) == 1 and not Path(args.input).is_dir())
     failures = []
@@ -206,28 +207,39 @@ class _Restorer:
             # the restorator is then the single-step one, which renders windows itself
             job = replace(job, region=window)
             x0, y0, x1, y1 = window
-        with progress_bar(total=(x1 - x0) * (y1 - y0), desc=src.name, unit="px", quiet=args.quiet,
+        runs = [(job, dst)]
+        if args.each:  # the samples themselves, one file each, not their mean; the whole job checked first
+            plan_picture(picture, job, self.models)
+            runs = [(replace(job, sampling=replace(job.sampling, samples=1, seed=job.sampling.seed + i)),
+                     each_name(dst, i)) for i in range(job.sampling.samples)]
+        with progress_bar(total=(x1 - x0) * (y1 - y0) * len(runs), desc=src.name, unit="px", quiet=args.quiet,
                           unit_scale=True, leave=False) as pixels:  # output pixels, as tiles and bands finish
-            try:
-                if streamed:
-                    header, bands = restore_bands(picture, job, self.models, progress=pixels.update)
-                    write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
-                    return
-                result = restore_picture(picture, job, self.models, progress=pixels.update)
-            except ColourInput:
-                raise UsageError(f"{src} is in colour, and colorize colours gray photos: --force colours its luma, "
-                                 f"dropping its colour") from None
-        if window:
-            result = result.crop(*window)
-        if result.alpha is not None and not keeps_alpha(dst):
-            self.note("background", f"{dst.name}: {dst.suffix[1:].upper()} has no transparency: composited "
-                                    f"over {args.background} (--background COLOR to change)")
-        write_image(dst, result, quality=args.quality, background=self.background)
+            for job, dst in runs:
+                try:
+                    if streamed:
+                        header, bands = restore_bands(picture, job, self.models, progress=pixels.update)
+                        write_streamed_tiff(dst, header, x1 - x0, y1 - y0, bands, alpha=picture.alpha is not None)
+                        return
+                    result = restore_picture(picture, job, self.models, progress=pixels.update)
+                except ColourInput:
+                    raise UsageError(f"{src} is in colour, and colorize colours gray photos: --force colours its "
+                                     f"luma, dropping its colour") from None
+                if window:
+                    result = result.crop(*window)
+                if result.alpha is not None and not keeps_alpha(dst):
+                    self.note("background", f"{dst.name}: {dst.suffix[1:].upper()} has no transparency: composited "
+                                            f"over {args.background} (--background COLOR to change)")
+                write_image(dst, result, quality=args.quality, background=self.background)
         if args.uncertainty:
             _write_uncertainty(args.uncertainty, result)
         if self.sampling.adaptive or args.steps_map:
             final = plan_picture(picture, job, self.models)[-1]  # the stage whose evaluations are counted
             _report_evaluations(args, result, self.sampling, self.models.get(final.model).cfg)
+
+
+def each_name(dst: Path, index: int) -> Path:
+    """Where ``--each`` writes sample ``index`` (from 0) of ``dst``: photo.png -> photo-1.png."""
+    return dst.with_name(f"{dst.stem}-{index + 1}{dst.suffix}")
 
 
 def _sampling(args, single_output: bool):
@@ -238,6 +250,9 @@ def _sampling(args, single_output: bool):
         raise UsageError("--uncertainty writes one map: give a single input image")
     if args.uncertainty and args.samples < 2:
         raise UsageError("--uncertainty needs --samples 2 or more (the map is the std of the samples)")
+    if args.each and (args.samples < 2 or args.uncertainty):
+        raise UsageError("--each writes each of --samples N (2 or more) to its own file; --uncertainty maps the std of "
+                         "samples taken together: use one or the other")
     if args.steps_map and not single_output:
         raise UsageError("--steps-map writes one map: give a single input image")
     return Sampling(steps=args.steps, eta=args.eta, seed=args.seed, samples=args.samples, adaptive=args.adaptive)
@@ -285,6 +300,9 @@ def _add_sampling_options(p: argparse.ArgumentParser) -> None:
                    help="diffusion: DDIM noise, 0 (deterministic) to 1 (with --steps at the schedule's length: DDPM)")
     g.add_argument("--seed", type=int, default=Sampling.seed, help="noise seed (the result does not depend on --tile)")
     g.add_argument("--samples", type=positive_int, default=Sampling.samples, help="samples averaged (default 1)")
+    g.add_argument("--each", action="store_true",
+                   help="with --samples N: write the N samples themselves, OUTPUT-1 ... OUTPUT-N (seeds SEED ... "
+                        "SEED+N-1), not their mean; for colorize, N different colourings")
     g.add_argument("--uncertainty", metavar="PNG", help="write the samples' per-pixel std here as a heatmap")
     g.add_argument("--adaptive", type=float, metavar="SIGMA",
                    help=f"stop refining a {Sampling.adaptive_tile}-pixel tile once its estimate's update has a "
