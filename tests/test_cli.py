@@ -1,5 +1,8 @@
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -248,3 +251,20 @@ def test_one_image_shows_its_progress_in_a_terminal_only(capsys, tmp_path, photo
     code, _, err = _run(capsys, *args)
     assert code == 0 and "photo.png:" in err and "px" in err  # output pixels, 74 x 80 of them
     assert _run(capsys, *args, "--quiet") == (0, "", "")
+
+
+def test_the_command_ends_at_once_with_its_code_and_all_it_printed(tmp_path, model_path):
+    """``frannet`` (``cli.console``) skips the interpreter's teardown: what it printed, its exit
+    code and its files must all be there all the same."""
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "frannet", *map(str, args)], capture_output=True, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+
+    bad = run("restore", tmp_path / "missing.png", "-o", tmp_path / "out.png", "--scale", "2")
+    assert bad.returncode == 2 and bad.stderr.startswith("frannet: error:"), bad.stderr
+    described = run("describe", model_path)
+    assert described.returncode == 0 and "upscale" in described.stdout
+    src = tmp_path / "in.png"
+    Image.fromarray(np.zeros((12, 10, 3), np.uint8)).save(src)
+    done = run("restore", src, "-o", tmp_path / "out.png", "--scale", "2", "--model", model_path, "--quiet")
+    assert done.returncode == 0 and Image.open(tmp_path / "out.png").size == (20, 24), done.stderr
