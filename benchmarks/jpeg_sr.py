@@ -12,7 +12,7 @@ The cases are issue 19's bars: x2 at qualities 90, 75, 50, 30, x4 at 75, x1 at 5
 the clean x2 and x4 inputs (no JPEG). ``--consistency`` adds two rows per JPEG case: the output
 held to the file's quantization cells (``jpeg_cells``, what ``--consistency`` does on a JPEG) and
 held to the decoded pixels (plain bicubic consistency, which takes the artefacts back).
-``--cases x2q75 x1q50 ...`` runs only those cases.
+``--cases x2q75 x1q10 ...`` runs those cases instead.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from pathlib import Path
 
 import torch
@@ -36,6 +37,14 @@ from frannet.metrics import psnr_y
 from frannet.restorators import render_mean
 
 CASES = [(2, None), (4, None), (2, 90), (2, 75), (2, 50), (2, 30), (4, 75), (1, 50), (1, 30)]
+
+
+def parse_case(text: str) -> tuple[int, int | None]:
+    """'x2q75' -> (2, 75); 'x4clean' -> (4, None)."""
+    match = re.fullmatch(r"x(\d+)(?:q(\d+)|clean)", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"a case is xSqQ or xSclean, e.g. x2q75 or x4clean, not {text!r}")
+    return int(match[1]), int(match[2]) if match[2] else None
 
 
 def case_label(scale: int, quality: int | None) -> str:
@@ -67,7 +76,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=[str(BUNDLED_MODEL)])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--consistency", action="store_true", help="also the outputs held to the file and to the pixels")
-    parser.add_argument("--cases", nargs="+", help="only these cases, e.g. x2q75 x1q50 x4clean")
+    parser.add_argument("--cases", nargs="+", type=parse_case, default=CASES,
+                        help="these cases instead of issue 19's, e.g. x2q75 x1q10 x4clean")
     parser.add_argument("--json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -76,9 +86,7 @@ def main() -> None:
     for path in args.models:
         model = load(path)
         rows = {}
-        for scale, quality in CASES:
-            if args.cases and case_label(scale, quality).replace(" ", "") not in args.cases:
-                continue
+        for scale, quality in args.cases:
             scores = [measure(model, hr, scale, quality, args.consistency) for hr in photos.values()]
             row = rows[case_label(scale, quality)] = {}
             for variant in [v for v in scores[0] if v != "baseline"]:
