@@ -121,6 +121,7 @@ def test_diffusion_shows_its_cost_and_the_uncertainty_map(server, page):
     assert page.locator("#cost").is_hidden() and page.locator("#samples").is_disabled()
     page.select_option("#restorator", "diffusion")
     assert "s per output megapixel, step and sample" in page.inner_text("#cost")
+    assert page.input_value("#steps") == ""  # left empty, the server uses the model's measured best
     page.locator("#file").set_input_files(str(SAMPLE_IMAGE))
     page.fill("#scale", "2")
     page.fill("#steps", "2")

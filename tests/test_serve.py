@@ -197,6 +197,8 @@ def test_no_file_and_unknown_job(client):
     ({"task": "upscale", "scale": "2", "steps": "3"}, Job(20, 10)),  # steps are for diffusion
     ({"task": "upscale", "scale": "2", "restorator": "diffusion", "steps": "3", "samples": "2", "seed": "7"},
      Job(20, 10, restorator="diffusion", sampling=Sampling(steps=3, samples=2, seed=7))),
+    ({"task": "upscale", "scale": "2", "restorator": "diffusion", "steps": "", "samples": "1"},  # the page's default
+     Job(20, 10, restorator="diffusion")),  # no steps given: the measured best for the model
     ({"task": "colorize", "scale": "1", "restorator": "diffusion", "samples": "1"},
      Job(10, 5, colorize=True, restorator="diffusion")),
     ({"task": "upscale", "scale": "2", "jpeg": "off"}, Job(20, 10, jpeg="off")),
