@@ -12,9 +12,9 @@ removed (at x1 it would be the input again). The luma alone is held: the chroma 
 half resolution, through the encoder's own downsampling. Only full blocks of the grid that
 starts at the top-left pixel are held, and of those only the ones the decoder did not clip (a
 value of 0 or 255 in any channel: there the decoded pixels no longer tell the stored numbers);
-and only when the decoded coefficients do sit on the table's multiples (``cells`` returns None
-for a picture cropped off its grid or resized, and at qualities so high that rounding hides the
-grid).
+and only when the decoded coefficients do sit on the table's multiples, by the pixel estimate's
+rule (``jpeg_quality.table_fit``): ``cells`` returns None for a picture cropped off its grid or
+resized, and for one too smooth to tell.
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ import torch
 
 from .consistency import BicubicDown, Gray
 from .degradations import LUMA
-from .jpeg_quality import dct_matrix, ijg_table
+from .jpeg_quality import dct_matrix, ijg_table, nonzero_ac, table_fit
 
-SLACK = 0.5        # the decoder's rounding to 8 bits moves a coefficient by about this much
-MAX_FIT = 0.25     # mean squared distance to the steps' multiples, over step^2 / 12 (1: unrelated)
-MIN_EVIDENCE = 64  # coefficients needed to tell (steps >= 4, not quantized to zero)
+SLACK = 0.5  # the decoder's rounding to 8 bits moves a coefficient by about this much
 
 
 def block_dct(luma: torch.Tensor) -> torch.Tensor:
@@ -78,13 +76,10 @@ def cells(decoded: torch.Tensor, quality: int) -> QuantizationCells | None:
     nh, nw = observed.shape[:2]
     clipped = ((decoded <= 0) | (decoded >= 1)).any(dim=0)[:nh * 8, :nw * 8]
     known = ~clipped.reshape(nh, 8, nw, 8).any(dim=3).any(dim=1)
-    step = torch.from_numpy(ijg_table(quality).reshape(8, 8)).double()
-    off = observed - step * torch.round(observed / step)
-    telling = (step >= 4) & (observed.abs() >= step / 2) & known[..., None, None]
-    if int(telling.sum()) < MIN_EVIDENCE:
+    table = ijg_table(quality)
+    if table_fit(*nonzero_ac(observed[known].reshape(-1, 64).numpy()), table) is None:  # the pixel estimate's rule
         return None
-    fit = off[telling].square().mean() / (step.expand_as(observed)[telling].square() / 12).mean()
-    return QuantizationCells(observed, step, known) if fit <= MAX_FIT else None
+    return QuantizationCells(observed, torch.from_numpy(table.reshape(8, 8)).double(), known)
 
 
 def hold_to_jpeg(out: torch.Tensor, down: BicubicDown, held: QuantizationCells) -> torch.Tensor:

@@ -107,22 +107,36 @@ def quality_from_pixels(rgb: np.ndarray, scale: float = 1.0) -> int | None:
     """The IJG quality whose table the decoded pixels still fit best, or None if none fits
     (see the module's docstring). ``rgb``: (H, W, 3), times ``scale`` on the 0-255 scale, at
     least 8x8."""
-    ac = block_coefficients(rgb, MAX_BLOCKS, scale)[:, 1:]
-    blocks, frequency = np.nonzero(np.abs(ac) >= 0.5)  # below half the finest step, zero under every table
-    values = ac[blocks, frequency]
+    values, frequency = nonzero_ac(block_coefficients(rgb, MAX_BLOCKS, scale))
     best, best_ratio = None, MAX_FIT_RATIO
-    for quality, table in enumerate(_TABLES[:, 1:], start=1):
-        u = values / table[frequency]
-        evidence = np.abs(u) >= 0.5  # not quantized to zero: the table can be contradicted here
-        if not evidence.any():
-            continue
-        u, multiple = u[evidence], np.round(u[evidence])
-        ratio = 12 * np.mean(np.square(u - multiple))  # ~1 by chance, ~0 on the table's multiples
-        if ratio < best_ratio:
-            cells = len(np.unique(64 * multiple + frequency[evidence]))  # distinct (frequency, multiple)
-            if ratio <= 1 - SIGNIFICANCE * CHANCE_SD / np.sqrt(cells):
-                best, best_ratio = quality, ratio
+    for quality, table in enumerate(_TABLES, start=1):
+        ratio = table_fit(values, frequency, table, below=best_ratio)
+        if ratio is not None:
+            best, best_ratio = quality, ratio
     return best
+
+
+def nonzero_ac(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The AC coefficients of (N, 64) blocks that could be non-zero under some table (below
+    half the finest step, 1, every table quantizes them to zero), and their frequencies (1-63)."""
+    blocks, frequency = np.nonzero(np.abs(coefficients[:, 1:]) >= 0.5)
+    return coefficients[blocks, frequency + 1], frequency + 1
+
+
+def table_fit(values: np.ndarray, frequency: np.ndarray, table: np.ndarray, below: float = MAX_FIT_RATIO) -> float | None:
+    """How well the AC ``values`` (at ``frequency``, from ``nonzero_ac``) sit on the multiples of
+    ``table`` (64 steps): the ratio (see the module's docstring), if it is under ``below`` and
+    significantly under chance's 1; else None."""
+    u = values / table[frequency]
+    evidence = np.abs(u) >= 0.5  # not quantized to zero: the table can be contradicted here
+    if not evidence.any():
+        return None
+    u, multiple = u[evidence], np.round(u[evidence])
+    ratio = 12 * np.mean(np.square(u - multiple))  # ~1 by chance, ~0 on the table's multiples
+    if ratio >= below:
+        return None
+    cells = len(np.unique(64 * multiple + frequency[evidence]))  # distinct (frequency, multiple)
+    return ratio if ratio <= 1 - SIGNIFICANCE * CHANCE_SD / np.sqrt(cells) else None
 
 
 def jpeg_quality(img: Image.Image) -> tuple[int | None, str]:
