@@ -37,6 +37,15 @@ def test_ssim_identity_and_degradation():
     assert ssim_y(a, noisy) < 0.9
 
 
+def test_ssim_known_value():
+    # skimage.metrics.structural_similarity of the two Y planes (gaussian_weights=True, sigma=1.5,
+    # use_sample_covariance=False, data_range=255: Wang et al.'s and BasicSR's SSIM) gives the same
+    rng = np.random.default_rng(3)
+    a = torch.from_numpy(rng.random((3, 24, 30)))
+    b = (a + 0.1 * torch.from_numpy(rng.standard_normal((3, 24, 30)))).clamp(0, 1)
+    assert math.isclose(ssim_y(a, b, crop=2), 0.9470792822190248, rel_tol=1e-9)
+
+
 def test_colourfulness_by_hand():
     # red and black pixels: rg = (255, 0), yb = (127.5, 0); each has mean and std half its top
     img = torch.zeros(3, 1, 2)
