@@ -52,6 +52,7 @@ import frannet
 from frannet import tiling
 from frannet.api import SAMPLE_IMAGE
 from frannet.checkpoint import load_model
+from frannet.degradations import Degradation
 from frannet.models.decoder import fourier_features
 from frannet.models.lookup import bilinear_lookup
 from frannet.pipeline import BUNDLED
@@ -181,7 +182,7 @@ def profiled_render(model, lr: torch.Tensor, size, noise: float, clock: Clock, c
     model.encode, dec.prepare, tiling.Tile.points = encode, prepare, points
     try:
         start = now()
-        out = tiling.render_tiled(model, lr, size, noise=noise, decode=decode, chunk=chunk)
+        out = tiling.render_tiled(model, lr, size, degradation=Degradation(sigma=noise), decode=decode, chunk=chunk)
         total = now() - start
     finally:
         del model.encode, dec.prepare
@@ -226,7 +227,7 @@ def _profiled_fast(model, lr: torch.Tensor, size, noise: float, clock: Clock, ch
     dec.forward_grid = _timed(clock, "first-layer", real[6])
     try:
         start = now()
-        out = tiling.render_tiled(model, lr, size, noise=noise, chunk=chunk)
+        out = tiling.render_tiled(model, lr, size, degradation=Degradation(sigma=noise), chunk=chunk)
         total = now() - start
     finally:
         del model.encode, dec.prepare, dec.run_mlp, dec.forward_grid
@@ -260,10 +261,10 @@ def profile_task(task: str, size: int, repeats: int, chunk: int, path: str = "fa
         clock = Clock()
         out = profiled_render(model, lr, out_size, noise, clock, chunk, path)
         runs.append(dict(clock.seconds))
-    ref = tiling.render_tiled(model, lr, out_size, noise=noise, chunk=chunk)
+    ref = tiling.render_tiled(model, lr, out_size, degradation=Degradation(sigma=noise), chunk=chunk)
     assert torch.allclose(out, ref, atol=1e-4), "the profiled decode drifted from the model's"
     best = {p: min(r[p] for r in runs) for p in (*PARTS, "total")}
-    real = min(_best(lambda: tiling.render_tiled(model, lr, out_size, noise=noise, chunk=chunk), 1)
+    real = min(_best(lambda: tiling.render_tiled(model, lr, out_size, degradation=Degradation(sigma=noise), chunk=chunk), 1)
                for _ in range(max(1, repeats - 1)))
     cfg = model.cfg
     h, levels = cfg.hidden, cfg.levels
