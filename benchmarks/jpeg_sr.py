@@ -12,7 +12,9 @@ The cases are issue 19's bars: x2 at qualities 90, 75, 50, 30, x4 at 75, x1 at 5
 the clean x2 and x4 inputs (no JPEG). ``--consistency`` adds two rows per JPEG case: the output
 held to the file's quantization cells (``jpeg_cells``, what ``--consistency`` does on a JPEG) and
 held to the decoded pixels (plain bicubic consistency, which takes the artefacts back).
-``--cases x2q75 x1q10 ...`` runs those cases instead.
+``--cases x2q75 x1q10 ...`` runs those cases instead. ``--ensemble N`` (2, 4 or 8) adds a row
+per case: the mean of the model's outputs for N mirror views of the input (``frannet restore
+--ensemble N``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from frannet.api import BUNDLED_MODEL, load
 from frannet.consistency import BicubicDown
 from frannet.data import list_images
 from frannet.degradations import Degradation
+from frannet.ensemble import views
 from frannet.evaluate import modcrop, pillow_upscale
 from frannet.io import read_image
 from frannet.jpeg_cells import cells, hold_to_jpeg
@@ -51,15 +54,20 @@ def case_label(scale: int, quality: int | None) -> str:
     return f"x{scale} " + (f"q{quality}" if quality else "clean")
 
 
-def measure(model, hr: torch.Tensor, scale: int, quality: int | None, consistency: bool = False) -> dict:
+def measure(model, hr: torch.Tensor, scale: int, quality: int | None, consistency: bool = False,
+            ensemble: int = 1) -> dict:
     """PSNR-Y per variant ("model", "baseline"; with ``consistency`` and a JPEG, "held to the
-    file" and "held to the pixels") for one photo and case."""
+    file" and "held to the pixels"; with ``ensemble`` > 1, "ensemble N") for one photo and case."""
     hr = modcrop(hr, scale)
     lr = Degradation(sx=scale, sy=scale, jpeg=quality).apply(hr)
     size = tuple(hr.shape[-2:])
     told = Degradation(sx=scale, sy=scale, jpeg=quality if model.cfg.jpeg else None)
     outs = {"model": render_mean(model, lr, size, degradation=told).clamp(0, 1),
             "baseline": pillow_upscale(lr, size, Image.BICUBIC) if scale > 1 else lr}
+    if ensemble > 1:
+        outs[f"ensemble {ensemble}"] = torch.stack([
+            view.undo(render_mean(model, view.apply(lr), view.size(size), degradation=told))
+            for view in views(ensemble)]).mean(dim=0).clamp(0, 1)
     if consistency and quality:
         down = BicubicDown(size, tuple(lr.shape[-2:]))
         held = cells(lr, quality)
@@ -78,6 +86,8 @@ def main() -> None:
     parser.add_argument("--consistency", action="store_true", help="also the outputs held to the file and to the pixels")
     parser.add_argument("--cases", nargs="+", type=parse_case, default=CASES,
                         help="these cases instead of issue 19's, e.g. x2q75 x1q10 x4clean")
+    parser.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
+                        help="also the mean over this many mirror views")
     parser.add_argument("--json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -87,7 +97,7 @@ def main() -> None:
         model = load(path)
         rows = {}
         for scale, quality in args.cases:
-            scores = [measure(model, hr, scale, quality, args.consistency) for hr in photos.values()]
+            scores = [measure(model, hr, scale, quality, args.consistency, args.ensemble) for hr in photos.values()]
             row = rows[case_label(scale, quality)] = {}
             for variant in [v for v in scores[0] if v != "baseline"]:
                 gains = [s[variant] - s["baseline"] for s in scores if variant in s]
