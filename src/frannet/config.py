@@ -46,6 +46,7 @@ def _from_dict(cls, data: dict[str, Any], where: str):
 
 RESTORATORS = ("single", "autoregressive", "diffusion")
 ENGINES = ("torch", "ncnn")  # what runs the encoder's CNN at inference (``FranNet.set_engine``)
+NORMS = ("l1", "l2", "log_l2")  # training losses (``objectives.loss``)
 MAX_SCHEDULE_STEPS = 100_000
 
 
@@ -191,7 +192,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     ema: float = 0.999
     grad_clip: float = 1.0
-    loss: str = "l1"                  # "l1", or "l2" (the conditional mean: best PSNR where answers are ambiguous)
+    loss: str = "l1"                  # "l1", "l2" (the conditional mean: best PSNR where answers are ambiguous) or
+                                      # "log_l2" (per example: the mean PSNR over photos; objectives.py)
     val_every: int = 500
     ckpt_every: int = 250
     keep: int = 3                     # checkpoints kept on disk
@@ -206,7 +208,7 @@ class TrainConfig:
         _check(self.micro_batch >= 0, "micro_batch must be >= 0")
         _check(self.lr > 0 and 0 <= self.min_lr <= self.lr, "need 0 <= min_lr <= lr, lr > 0")
         _check(0.0 <= self.ema < 1.0, "ema must be in [0, 1)")
-        _check(self.loss in ("l1", "l2"), "loss must be 'l1' or 'l2'")
+        _check(self.loss in NORMS, f"loss must be one of {', '.join(NORMS)}")
         _check(self.val_every >= 1 and self.ckpt_every >= 1 and self.keep >= 1, "val_every, ckpt_every, keep must be >= 1")
         _check(not self.freeze_encoder or bool(self.init), "freeze_encoder needs init (the trained encoder to keep)")
 

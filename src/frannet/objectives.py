@@ -9,7 +9,10 @@ the space the model predicts (``FranNet.answer``), and the model's interpolant
   * autoregressive (Direction) and diffusion (Diffusion): x_t on the path, and the direction
     back or the noise (eps / v), in the residual space.
 
-The decoder reads (x_t, t) when there is a state, and the loss is the mean L1 or L2 error.
+The decoder reads (x_t, t) when there is a state, and the loss is the mean L1 or L2 error, or
+("log_l2") the mean over examples of the log of each one's mean squared error: a mean PSNR over
+photos averages -10 log10(MSE), so a crop with little to get wrong (a nearly gray one, for a
+colour model) weighs as much as a vivid one, not a hundred times less.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import NORMS, ModelConfig
 from .data import Batch
 from .models import FranNet
 from .restorators import interpolant
+
+LOG_FLOOR = 1e-5  # log_l2: MSE (colours in [0, 1]) below this (50 dB) earns nothing more
 
 
 def _model(net: nn.Module) -> FranNet:
@@ -41,10 +46,13 @@ def training_pair(model: FranNet, batch: Batch) -> tuple[torch.Tensor | None, to
 
 
 def loss(net: nn.Module, batch: Batch, *, norm: str = "l1") -> torch.Tensor:
-    """The mean ``norm`` ("l1" or "l2") error of ``net`` (a FranNet, or one wrapped by
-    DistributedDataParallel) on ``batch``: what training minimises, for every restorator."""
-    if norm not in ("l1", "l2"):
-        raise ValueError(f"norm must be 'l1' or 'l2', got {norm!r}")
+    """The ``norm`` ("l1", "l2" or "log_l2", see the module's docstring) error of ``net`` (a
+    FranNet, or one wrapped by DistributedDataParallel) on ``batch``: what training minimises,
+    for every restorator."""
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
     x_t, t, want = training_pair(_model(net), batch)
     error = net(batch.lr, batch.degradation, batch.points, x_t, t) - want
+    if norm == "log_l2":
+        return (error.float().square().mean(dim=(1, 2)) + LOG_FLOOR).log().mean()
     return (error.abs() if norm == "l1" else error.square()).mean()
