@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 import frannet
+from frannet.checkpoint import save_model
 from frannet.cli import main
+from tiny import tiny_model
 
 
 def _run(capsys, *args):
@@ -96,6 +98,22 @@ def test_eval_prints_a_table_and_writes_json(capsys, tmp_path, image_folder, mod
     row = result["mean"]["2.0"]
     assert set(row) == {"model", "model+consistency", "bicubic", "lanczos"} and 10 < row["bicubic"]["psnr"] < 100
     assert 0 < row["model"]["ssim"] <= 1
+
+
+def test_eval_runs_an_iterative_model_with_the_sampling_asked_for(capsys, tmp_path, image_folder, model_path):
+    walk = tmp_path / "walk.safetensors"
+    save_model(walk, tiny_model(restorator="autoregressive"))
+    scores = []
+    for steps, seed in ((1, 0), (3, 0), (3, 0), (3, 5)):
+        report = tmp_path / "eval.json"
+        code, _, err = _run(capsys, "eval", image_folder / "val", "--model", walk, "--scales", "2", "--steps", steps,
+                            "--seed", seed, "--json", report, "--quiet")
+        assert code == 0, err
+        scores.append(json.loads(report.read_text())["mean"]["2.0"]["model"]["psnr"])
+    one_step, three, again, other_seed = scores
+    assert three == again and len({one_step, three, other_seed}) == 3  # the steps and the seed asked for
+    code, _, err = _run(capsys, "eval", image_folder / "val", "--model", model_path, "--steps", "2", "--quiet")
+    assert code == 2 and "iterative restorator" in err
 
 
 def test_train_command_reports_config_errors(capsys, tmp_path):

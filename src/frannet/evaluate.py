@@ -13,7 +13,7 @@ from .consistency import BicubicDown
 from .degradations import Degradation
 from .metrics import psnr_rgb, psnr_y, ssim_y
 from .models import FranNet
-from .restorators import render_mean
+from .restorators import VALIDATION, Sampling, render_mean
 
 SEED = 0  # the noise of every evaluation input comes from this seed
 
@@ -44,9 +44,11 @@ def pillow_upscale(lr: torch.Tensor, size: tuple[int, int], method) -> torch.Ten
 METHODS = ("model", "model+consistency", "bicubic", "lanczos")
 
 
-def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, progress=None) -> dict:
+def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, progress=None,
+                    sampling: Sampling = VALIDATION) -> dict:
     """PSNR-Y/SSIM-Y per image, scale and method (frannet, frannet with consistency, bicubic,
-    Lanczos), plus means over the images.
+    Lanczos), plus means over the images. An iterative model runs ``sampling`` (by default one
+    sample of 4 steps; with several samples, their mean is scored).
 
     ``images`` maps names to (3, H, W) originals. Returns
     {"per_image": {name: {scale: {method: {"psnr", "ssim"}}}}, "mean": {scale: {method: {...}}}}.
@@ -60,7 +62,7 @@ def evaluate_images(model: FranNet, images: dict[str, torch.Tensor], scales, pro
             hr = modcrop(img, s)
             lr = Degradation(sx=s, sy=s).apply(hr)
             size = tuple(hr.shape[-2:])
-            sr = render_mean(model, lr.to(device), size).cpu()
+            sr = render_mean(model, lr.to(device), size, sampling=sampling).cpu()
             outputs = {"model": sr.clamp(0, 1),
                        "model+consistency": BicubicDown(size, tuple(lr.shape[-2:])).project_valid(sr, lr),
                        "bicubic": pillow_upscale(lr, size, Image.BICUBIC),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..io import ImageReadError
 from ..parsing import parse_scale
-from .common import UsageError, progress_bar
+from .common import UsageError, positive_int, progress_bar
 
 
 def _each_image(paths, line) -> int:
@@ -109,13 +109,20 @@ def _eval(args) -> int:
     from ..data import list_images
     from ..evaluate import evaluate_images, format_table
     from ..io import read_image
+    from ..restorators import VALIDATION, Sampling
 
     scales = [parse_scale(s) for s in args.scales.split(",")]
     if any(not isinstance(s, float) or s < 1 for s in scales):
         raise UsageError("--scales must be numbers >= 1, comma separated")
+    model = load(args.model)
+    sampling = VALIDATION
+    if (args.steps, args.samples, args.seed) != (None, 1, 0):
+        if not model.cfg.iterative:
+            raise UsageError("--steps, --samples and --seed are for a model of an iterative restorator")
+        sampling = Sampling(steps=args.steps or VALIDATION.steps, samples=args.samples, seed=args.seed)
     images = {p.name: torch.from_numpy(read_image(p).rgb).permute(2, 0, 1) for p in list_images([args.folder])}
     with progress_bar(total=len(images) * len(scales), desc="eval", quiet=args.quiet) as bar:
-        result = evaluate_images(load(args.model), images, scales, progress=bar.update)
+        result = evaluate_images(model, images, scales, progress=bar.update, sampling=sampling)
     print(format_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
@@ -197,6 +204,10 @@ def add_parsers(sub) -> None:
     p.add_argument("folder", help="folder of high-resolution photos")
     p.add_argument("--model", help="weights (.safetensors); the bundled model by default")
     p.add_argument("--scales", default="2,3,4,6,8", help="comma-separated factors")
+    p.add_argument("--steps", type=positive_int,
+                   help="an autoregressive or diffusion model's steps (default 4, what validation runs)")
+    p.add_argument("--samples", type=positive_int, default=1, help="and its samples, averaged (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="and its noise seed")
     p.add_argument("--json", help="also write the full results here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_eval)
