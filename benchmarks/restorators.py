@@ -2,14 +2,13 @@
 Direction interpolant) and diffusion (DDIM), with bicubic as the floor, on centre crops of
 held-out photos, bicubic-degraded as ``frannet eval`` does (``degradations.Degradation``):
 
-    PYTHONPATH=src python benchmarks/restorators.py data/val --autoregressive AR.safetensors \\
-        --crop 96 --scale 4 --samples 4 --steps 1,2,4,8
+    PYTHONPATH=src python benchmarks/restorators.py data/val --crop 96 --scale 4 --samples 4 --steps 1,2,4,8
 
-The models default to the bundled ones (``frannet.pipeline.BUNDLED``: ``upscale``, ``diffusion``
-and, once it is bundled, ``autoregressive``; until then ``--autoregressive`` must be given);
-``none`` leaves a restorator out. Each renders as the pipeline does, in float32: the single-step
-model through ``tiling.render_tiled`` (its grid decoder), the iterative ones through
-``restorators.render_counted``. One table, a row per restorator and number of steps:
+The models default to the bundled ones (``frannet.pipeline.BUNDLED``: ``upscale``,
+``autoregressive`` and ``diffusion``); ``none`` leaves a restorator out. Each iterative model
+samples at its restorator's default temperature (``--temperature`` sets one for all). Each
+renders as the pipeline does, in float32: the single-step model through ``tiling.render_tiled``
+(its grid decoder), the iterative ones through ``restorators.render_counted``. One table, a row per restorator and number of steps:
 
   * PSNR-Y and SSIM-Y (``frannet.metrics``, BasicSR's conventions, ``--scale`` pixels of border
     left out) of one sample and of the mean of ``--samples`` samples;
@@ -149,13 +148,10 @@ def _values(text: str, name: str, parser) -> list[float]:
 def load_models(args, parser) -> dict:
     """The model of each restorator asked for (``none`` leaves one out), checked to be of its kind."""
     models = {}
-    for kind, key in RESTORATORS.items():
+    for kind in RESTORATORS:
         source = getattr(args, kind)
         if source == "none":
             continue
-        if source is None:
-            parser.error(f"no {kind} model is bundled yet (frannet.pipeline.BUNDLED has no {key!r}): pass "
-                         f"--{kind} MODEL, or --{kind} none to leave the {kind} restorator out")
         try:
             model = load_model(source)
         except CheckpointError as exc:
@@ -170,15 +166,14 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("images", help="folder of held-out photos")
     for kind, key in RESTORATORS.items():
-        bundled = BUNDLED.get(key)
-        p.add_argument(f"--{kind}", default=None if bundled is None else str(bundled),
-                       help=f"the {kind} model, or none to leave it out (default: "
-                            f"{'the bundled one' if bundled else 'none is bundled yet: give one'})")
+        p.add_argument(f"--{kind}", default=str(BUNDLED[key]),
+                       help=f"the {kind} model, or none to leave it out (default: the bundled one)")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--crop", type=int, default=96, help="input side of the centre crop (output: crop * scale)")
     p.add_argument("--samples", type=int, default=4, help="samples averaged for the mean and the std")
     p.add_argument("--steps", default="1,2,4,8", help="comma-separated numbers of steps of the iterative restorators")
     p.add_argument("--eta", type=float, default=0.0, help="diffusion: DDIM's eta")
+    p.add_argument("--temperature", type=float, help="the iterative models' source std (default: each restorator's)")
     p.add_argument("--limit", type=int, default=0, help="at most this many photos (0: all)")
     p.add_argument("--tol", default="0.01,0.02,0.05",
                    help="comma-separated per-point stopping tolerances of the walk (residual units; '' for none)")
@@ -223,8 +218,9 @@ def main(argv=None) -> dict:
                                                      "seconds": seconds, "megapixels": size[0] * size[1] / 1e6})
         for kind in (k for k in ITERATIVE if k in models):
             how, values, at = stopping[kind]
-            runs = [(k, None, None, Sampling(steps=k, eta=args.eta)) for k in steps]
-            runs += [(at, how, value, Sampling(steps=at, eta=args.eta, **{how: value})) for value in values]
+            hot = {"eta": args.eta, "temperature": args.temperature}
+            runs = [(k, None, None, Sampling(steps=k, **hot)) for k in steps]
+            runs += [(at, how, value, Sampling(steps=at, **hot, **{how: value})) for value in values]
             for k, how, value, sampling in runs:
                 tallies[kind, k, how, value].add(*iterative(models[kind], lr, size, degradation, sampling, args.samples,
                                                             hr, border, consistency=args.consistency and how is None))
@@ -235,6 +231,8 @@ def main(argv=None) -> dict:
                   "photos": [Path(path).name for path in paths],
                   "input_crop": args.crop, "scale": s, "output": f"{args.crop * s}x{args.crop * s}",
                   "samples": args.samples, "eta": args.eta, "threads": torch.get_num_threads(),
+                  "temperature": {kind: Sampling(temperature=args.temperature).resolved(models[kind].cfg).temperature
+                                  for kind in ITERATIVE if kind in models},
                   "degradation": "Degradation.apply: Pillow bicubic, 8-bit", "border": border, "dtype": "float32"},
         "rows": [{"restorator": kind, "steps": k, **tally.summary()}
                  for (kind, k, how, _), tally in tallies.items() if how is None],

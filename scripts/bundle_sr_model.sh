@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Rebuild the bundled super-resolution model and its figures from nothing but package files
-# (about five hours on one or two CPU cores). Run from the repository root in the project's venv.
+# Rebuild the bundled super-resolution models (single-step and autoregressive) and their figures
+# from nothing but package files (about six hours on one or two CPU cores). Run from the
+# repository root in the project's venv.
 set -euo pipefail
 python scripts/build_dataset.py --out data
 # Phase 1: clean bicubic downscales of the wheel images (the first bundled frannet-sr)
@@ -11,7 +12,13 @@ frannet export "$last" -o checkpoints/sr-step3600.safetensors --half
 frannet train configs/sr-jpeg.toml --resume auto
 last=$(ls runs/sr-jpeg/ckpt_*.safetensors | tail -n 1)
 frannet export "$last" -o src/frannet/weights/frannet-sr.safetensors --half
+frannet export "$last" -o checkpoints/sr-jpeg-step4500.safetensors --half
+# The autoregressive walk on frannet-sr's frozen encoder (frannet-autoregressive, about 45 minutes)
+frannet train configs/autoregressive-sr.toml --resume auto
+frannet export runs/autoregressive-sr/ckpt_0004000.safetensors -o src/frannet/weights/frannet-autoregressive.safetensors \
+    --half --task upscale
 mkdir -p benchmarks/results
 frannet eval data/val --json benchmarks/results/eval-sr.json
 frannet bench --json benchmarks/results/bench-sr.json
 python benchmarks/throughput.py --json benchmarks/results/throughput.json
+python benchmarks/restorators.py data/val --crop 96 --samples 4 --steps 1,2,4,8 --json benchmarks/results/restorators.json

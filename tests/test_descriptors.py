@@ -16,7 +16,8 @@ from frannet.cli import main
 PLAIN = ("scale",)
 TUNABLE = ("scale", "noise", "gray")
 BUNDLED_FILES = {"frannet-sr": ("upscale", "single"), "frannet-denoise": ("denoise", "single"),
-                 "frannet-color": ("colorize", "single"), "frannet-diffusion": ("upscale", "diffusion")}
+                 "frannet-color": ("colorize", "single"), "frannet-diffusion": ("upscale", "diffusion"),
+                 "frannet-autoregressive": ("upscale", "autoregressive")}
 
 
 def _run(capsys, *args):
@@ -33,9 +34,10 @@ def test_the_bundled_models_describe_themselves():
     assert got["frannet-denoise"].scales == (1.0, 1.0) and got["frannet-denoise"].noise == (0.0, 75.0)
     assert got["frannet-diffusion"].scales == (2.0, 4.0) and got["frannet-sr"].conditions == (*TUNABLE, "jpeg")
     assert got["frannet-color"].conditions == TUNABLE
-    # frannet-sr and frannet-denoise were exported with their descriptors; the older files get theirs
-    # derived from their cards
-    assert sorted(name for name, d in got.items() if d.declared) == ["frannet-denoise", "frannet-sr"]
+    # frannet-sr, frannet-denoise and frannet-autoregressive were exported with their descriptors;
+    # the older files get theirs derived from their cards
+    declared = sorted(name for name, d in got.items() if d.declared)
+    assert declared == ["frannet-autoregressive", "frannet-denoise", "frannet-sr"]
 
 
 def test_save_model_writes_the_descriptor(tmp_path):

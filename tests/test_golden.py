@@ -90,6 +90,12 @@ def _case_diffusion():
     return np.concatenate([_as_hwc(out), _as_hwc(std)], axis=2)
 
 
+def _case_autoregressive():
+    out, std = frannet.upscale(_crop(), scale=2, restorator="autoregressive", steps=3, seed=2, samples=2,
+                               uncertainty=True)
+    return np.concatenate([_as_hwc(out), _as_hwc(std)], axis=2)
+
+
 def _case_diffusion_consistent():
     return frannet.upscale(_crop(), scale=2, restorator="diffusion", steps=3, seed=1, consistency=True)
 
@@ -121,7 +127,7 @@ def _summary(x) -> dict:
 
 
 def test_every_bundled_model_is_covered():
-    used = {"sr", "denoise", "color", "diffusion"}
+    used = {"sr", "denoise", "color", "diffusion", "autoregressive"}
     assert {p.stem.removeprefix("frannet-") for p in BUNDLED.values()} == used
     assert used <= {name.split("_")[0] for name in CASES}
 

@@ -44,6 +44,24 @@ def test_same_seed_same_image_whatever_the_tiles_and_chunks(restorator):
     assert mean.shape == std.shape == (3, 50, 61) and std.min() >= 0 and std.mean() > 0
 
 
+@pytest.mark.parametrize("restorator", ITERATIVE)
+def test_the_temperature_scales_the_source_alone(restorator):
+    """The source (step 0's noise) is the temperature times the seed's; at temperature 0 the
+    walk and DDIM (eta 0) start from zero, so every seed gives the same image."""
+    from frannet.restorators.common import keyed_noise
+
+    pixels = torch.tensor([[0, 0], [3, 5], [7, 2]])
+    hot, cool = (Sampling(seed=2, samples=2, temperature=t) for t in (1.0, 0.4))
+    torch.testing.assert_close(keyed_noise(cool, pixels, 0), 0.4 * keyed_noise(hot, pixels, 0))
+    assert torch.equal(keyed_noise(cool, pixels, 3), keyed_noise(hot, pixels, 3))
+    model = tiny_model(restorator=restorator)
+    frozen = [render_iterative(model, _lr(), (30, 40), Sampling(steps=3, seed=seed, temperature=0.0))[0]
+              for seed in (1, 2)]
+    assert torch.equal(*frozen)
+    warm = render_iterative(model, _lr(), (30, 40), Sampling(steps=3, seed=1, temperature=0.5))[0]
+    assert (warm - frozen[0]).abs().max() > 1e-4
+
+
 def test_the_mean_of_samples_and_their_std():
     """Sample 0 of a batch is the single sample with that seed; with two samples a and b the
     result is their mean and std |a - b| / sqrt(2), so |a - mean| = std / sqrt(2)."""
@@ -94,7 +112,8 @@ def test_model_config_validates_the_restorator(bad):
 
 
 @pytest.mark.parametrize("bad", [{"steps": 0}, {"samples": 0}, {"eta": 1.5}, {"eta": float("nan")},
-                                 {"skip": "log"}, {"tol": -1.0}, {"steps": 2.5}])
+                                 {"skip": "log"}, {"tol": -1.0}, {"steps": 2.5}, {"temperature": 1.5},
+                                 {"temperature": -0.1}])
 def test_sampling_options_are_validated(bad):
     with pytest.raises(ValueError):
         Sampling(**bad)
@@ -163,7 +182,9 @@ def test_defaults_are_the_measured_best_per_restorator(capsys):
     sampling = Sampling(steps=args.steps, adaptive=args.adaptive)
     diffusion, walk = (dataclasses.replace(TINY, restorator=r) for r in ("diffusion", "autoregressive"))
     assert (sampling.resolved(diffusion).steps, sampling.resolved(diffusion).adaptive) == (2, 4.0)
-    assert (sampling.resolved(walk).steps, sampling.resolved(walk).adaptive) == (10, 0.0)
+    assert (sampling.resolved(walk).steps, sampling.resolved(walk).adaptive) == (4, 0.0)
+    assert (sampling.resolved(walk).temperature, sampling.resolved(diffusion).temperature) == (0.3, 1.0)
+    assert Sampling(temperature=0.8).resolved(walk).temperature == 0.8
     assert sampling.resolved(diffusion, consistent=True).adaptive == 0.0  # no tile may stop early there
     assert Sampling(steps=8).resolved(diffusion).adaptive == 0.0  # the pair is a preset: explicit steps are uniform
     assert Sampling(adaptive=3.0).resolved(diffusion).steps == 2
@@ -260,12 +281,13 @@ def test_training_pairs_are_a_function_of_seed_and_step(image_folder):
     assert x_t.shape == target.shape == (2, 64, 3) and t.shape == (2, 64) and ((0 <= t) & (t <= 1)).all()
 
 
-def test_the_bundled_diffusion_model_upscales_when_that_restorator_is_asked_for(capsys, tmp_path, photo):
+@pytest.mark.parametrize("restorator", ITERATIVE)
+def test_the_bundled_iterative_model_upscales_when_its_restorator_is_asked_for(capsys, tmp_path, photo, restorator):
     from frannet.pipeline import BUNDLED
 
-    assert load_model(BUNDLED["diffusion"]).cfg.restorator == "diffusion"
+    assert load_model(BUNDLED[restorator]).cfg.restorator == restorator
     out = tmp_path / "out.png"
-    code, _, err = _run(capsys, "restore", photo, "-o", out, "--scale", "2", "--restorator", "diffusion",
+    code, _, err = _run(capsys, "restore", photo, "-o", out, "--scale", "2", "--restorator", restorator,
                         "--steps", "2", "--samples", "2")
     assert code == 0, err
     assert Image.open(out).size == (74, 80)

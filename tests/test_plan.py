@@ -33,6 +33,7 @@ def _described(upscale="single", diffusion="diffusion", tunable=True) -> dict[st
     colorize = ModelDescriptor("colorize", "single", (1, 4), (0, 50), TUNABLE if tunable else PLAIN)
     return {"upscale": ModelDescriptor("upscale", upscale, (1, 4), (0, 0), PLAIN),
             "diffusion": ModelDescriptor("upscale", diffusion, (2, 4), (0, 0), PLAIN),
+            "autoregressive": ModelDescriptor("upscale", "autoregressive", (1, 4), (0, 0), PLAIN),
             "denoise": ModelDescriptor("denoise", "single", (1, 1), (0, 75), TUNABLE if tunable else PLAIN),
             "colorize": colorize, "colorize_diffusion": colorize}
 
@@ -70,12 +71,13 @@ def test_which_stages_run(size, sigma, colorize, tasks):
     assert [s.task for s in plan(job, _told((20, 30), job, sigma), _described())] == tasks
 
 
-def test_the_diffusion_restorator_takes_the_diffusion_upscaler_with_the_jobs_sampling():
+@pytest.mark.parametrize("restorator", ["diffusion", "autoregressive"])
+def test_an_iterative_restorator_takes_its_own_upscaler_with_the_jobs_sampling(restorator):
     sampling = Sampling(steps=3, samples=2)
-    job = Job(60, 40, restorator="diffusion", sampling=sampling)
+    job = Job(60, 40, restorator=restorator, sampling=sampling)
     denoise, upscale = plan(job, _told((20, 30), job, 25.0), _described())
     assert (denoise.model, denoise.restorator, denoise.sampling) == ("denoise", "single", None)
-    assert (upscale.model, upscale.restorator, upscale.sampling) == ("diffusion", "diffusion", sampling)
+    assert (upscale.model, upscale.restorator, upscale.sampling) == (restorator, restorator, sampling)
 
 
 def test_progressive_steps_and_the_region_belong_to_their_stage():

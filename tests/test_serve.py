@@ -210,11 +210,16 @@ def test_tasks_map_to_jobs(form, job, diffusion_path, color_diffusion_path):
     assert job_from_form(form, 10, 5, max_pixels=10_000, offered=offered) == named
 
 
-def test_diffusion_is_offered_for_the_tasks_it_has_a_model_for(model_path, diffusion_path, color_diffusion_path):
-    assert restorators(Models())["diffusion"]["tasks"] == ["upscale"]  # no diffusion colour model is bundled yet
+def test_iterative_restorators_are_offered_for_the_tasks_they_have_a_model_for(model_path, diffusion_path,
+                                                                               color_diffusion_path):
+    bundled = restorators(Models())
+    assert bundled["diffusion"]["tasks"] == ["upscale"]  # no diffusion colour model is bundled yet
+    assert bundled["autoregressive"]["tasks"] == ["upscale"]
     assert restorators(Models(upscale=model_path)).keys() == {"single"}  # the given upscaler is single-step
     both = Models(diffusion=diffusion_path, colorize_diffusion=color_diffusion_path)
     assert restorators(both)["diffusion"]["tasks"] == ["upscale", "colorize"]
+    walk = Models(upscale=model_path, autoregressive=diffusion_path)  # a diffusion model in the walk's slot
+    assert "autoregressive" not in restorators(walk)
 
 
 def test_diffusion_colours_a_gray_photo_one_colouring_per_seed(model_path, colorize_path, color_diffusion_path):

@@ -112,7 +112,7 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
             max_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS, restorator: str | None = None,
             steps: int | None = None, eta: float = Sampling.eta, seed: int = Sampling.seed,
             samples: int = Sampling.samples, uncertainty: bool = False, adaptive: float | None = None,
-            region: tuple[int, int, int, int] | None = None, progressive: bool = False, ensemble: int = 1,
+            temperature: float | None = None, region: tuple[int, int, int, int] | None = None, progressive: bool = False, ensemble: int = 1,
             tile: int | None = None, aspect: str = "stretch", jpeg: str | int = "auto", force: bool = False):
     """Restore a PIL image or numpy array: upscale by ``scale`` (a number or (sx, sy)) or to
     ``size`` (w, h) (neither: keep the size), remove noise of std ``noise`` (0-255 scale;
@@ -130,9 +130,10 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
     ``pipeline.plan``'s, refused before any work if they cannot run. ``restorator`` ("single",
     "autoregressive" or "diffusion"; None: whatever the model is) must match the last stage's
     model; an iterative one samples with ``steps``, ``eta`` (diffusion), ``seed`` and
-    ``samples`` (their mean is the result), and stops tiles whose estimate settles below
-    ``adaptive``; None takes the restorator's default (diffusion: 2 steps with adaptive 4, the
-    measured best; autoregressive: 10 steps). ``uncertainty``: return (result, std), std the (H, W)
+    ``samples`` (their mean is the result) from a source of std ``temperature`` (0 to 1: lower
+    is nearer the mean), and stops tiles whose estimate settles below ``adaptive``; None takes
+    the restorator's default (``restorators.DEFAULT_STEPS``, ``DEFAULT_ADAPTIVE`` and
+    ``DEFAULT_TEMPERATURE``: the measured best for the bundled models). ``uncertainty``: return (result, std), std the (H, W)
     float32 per-pixel standard deviation of the samples (zero for a single sample).
     ``region`` (x0, y0, x1, y1): only that window of the output; ``progressive``: upscale in
     steps of at most x2; ``ensemble``: average the restorations of that many mirror views of the
@@ -155,7 +156,7 @@ def restore(image, scale=None, size=None, noise: float | None = 0.0, colorize: b
         raise ValueError("aspect='fill' cuts its own window of the output: give it or region, not both")
     width, height = output_size(*picture.size, scale=1 if scale is None and size is None else scale,
                                 size=size, max_pixels=max_pixels)
-    sampling = Sampling(steps=steps, eta=eta, seed=seed, samples=samples, adaptive=adaptive)
+    sampling = Sampling(steps=steps, eta=eta, seed=seed, samples=samples, adaptive=adaptive, temperature=temperature)
     job = Job(width, height, noise=noise, colorize=colorize, consistency=consistency, restorator=restorator,
               sampling=sampling, region=region, progressive=progressive, ensemble=ensemble, tile=tile, jpeg=jpeg,
               force=force)
@@ -179,8 +180,9 @@ def upscale(image, scale=None, size=None, model: FranNet | str | Path | None = N
     ``model``: a FranNet, or a file whose descriptor says it upscales (another task is a
     CheckpointError); the bundled frannet-sr by default.
     ``consistency``: make the output agree exactly with the input under bicubic downscaling.
-    ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``adaptive``, ``uncertainty``,
-    ``region``, ``progressive``, ``ensemble``, ``tile``, ``aspect`` and ``jpeg``, as for ``restore``.
+    ``options``: ``restorator``, ``steps``, ``eta``, ``seed``, ``samples``, ``adaptive``, ``temperature``,
+    ``uncertainty``, ``region``, ``progressive``, ``ensemble``, ``tile``, ``aspect`` and ``jpeg``, as for
+    ``restore``.
     ``bf16``: True runs the model in bfloat16 where measured harmless (PSNR within 0.001 dB on the
     held-out photos; ``FranNet.set_bf16``), False in float32 (the reference); None (default): bfloat16
     on CPUs that compute it natively (AVX-512 bf16, AMX; 1.7x faster), float32 elsewhere and for a

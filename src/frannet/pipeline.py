@@ -66,12 +66,15 @@ WEIGHTS = Path(__file__).parent / "weights"
 BUNDLED = {"upscale": WEIGHTS / "frannet-sr.safetensors",
            "denoise": WEIGHTS / "frannet-denoise.safetensors",
            "colorize": WEIGHTS / "frannet-color.safetensors",
-           "diffusion": WEIGHTS / "frannet-diffusion.safetensors"}
+           "diffusion": WEIGHTS / "frannet-diffusion.safetensors",
+           "autoregressive": WEIGHTS / "frannet-autoregressive.safetensors"}
 SLOT_TASKS = {"upscale": "upscale", "denoise": "denoise", "colorize": "colorize", "diffusion": "upscale",
-              "colorize_diffusion": "colorize"}
-# The slots the diffusion restorator takes a task's model from; left empty, each is filled by the
-# model given for its task (which must then be a diffusion model), else the bundled one, if any.
-DIFFUSION_SLOTS = {"upscale": "diffusion", "colorize": "colorize_diffusion"}
+              "colorize_diffusion": "colorize", "autoregressive": "upscale"}
+# The slots each iterative restorator takes a task's model from; left empty, each is filled by the
+# model given for its task (which must then be of that restorator), else the bundled one, if any.
+ITERATIVE_SLOTS = {"diffusion": {"upscale": "diffusion", "colorize": "colorize_diffusion"},
+                   "autoregressive": {"upscale": "autoregressive"}}
+SLOT_RESTORATORS = {slot: kind for kind, slots in ITERATIVE_SLOTS.items() for slot in slots.values()}
 CLEAN = 0.5  # estimated sigmas below this (0-255 scale) are treated as a clean input
 JPEG_CLEAN = 3.0  # the same on a JPEG whose quality the upscaler is told (see the module's docstring)
 DENOISED_BAND = 256  # rows per band when a denoised image is streamed out as it is
@@ -81,10 +84,11 @@ DENOISED_BAND = 256  # rows per band when a denoised image is streamed out as it
 class Models:
     """The model per slot, loaded on first use: a path, a loaded FranNet, or None (bundled).
 
-    A slot holds a model of its task (the ``diffusion`` and ``colorize_diffusion`` slots: the
-    upscaler and the colour model the diffusion restorator runs; empty, each is the model given
-    for its task if there is one, else the bundled one: frannet-diffusion upscales, and no
-    diffusion colour model is bundled yet). A file's task is what its descriptor says
+    A slot holds a model of its task (the ``diffusion``, ``colorize_diffusion`` and
+    ``autoregressive`` slots: the models the iterative restorators run, ``ITERATIVE_SLOTS``;
+    empty, each is the model given for its task if there is one, else the bundled one:
+    frannet-diffusion and frannet-autoregressive upscale, and no diffusion colour model is
+    bundled yet). A file's task is what its descriptor says
     (``checkpoint.describe``); given to a slot of another task, it is a one-line CheckpointError.
     A loaded FranNet is taken to be of its slot's task. Safe to share between threads (the web
     page's workers): each model is described and loaded once."""
@@ -94,6 +98,7 @@ class Models:
     colorize: FranNet | str | Path | None = None
     diffusion: FranNet | str | Path | None = None  # upscales when the diffusion restorator is asked for
     colorize_diffusion: FranNet | str | Path | None = None  # colours when the diffusion restorator is asked for
+    autoregressive: FranNet | str | Path | None = None  # upscales when the autoregressive restorator is asked for
     bf16: bool | None = None  # bfloat16 where measured harmless (``FranNet.set_bf16``); None: ``precision_for``
     engine: str = "torch"  # what runs the encoders' CNN: "torch" or "ncnn" (``FranNet.set_engine``)
     _loaded: dict = field(default_factory=dict, repr=False)
@@ -114,11 +119,11 @@ class Models:
         if given is not None:
             return slot, given
         task = SLOT_TASKS[slot]
-        if DIFFUSION_SLOTS.get(task) == slot and getattr(self, task) is not None:
-            return task, getattr(self, task)  # the task's given model, which must then be a diffusion model
+        if slot in SLOT_RESTORATORS and getattr(self, task) is not None:
+            return task, getattr(self, task)  # the task's given model, which must then be of the slot's restorator
         if slot not in BUNDLED:
-            raise CheckpointError(f"no {TASK_NOUNS[task]} model for the diffusion restorator is bundled yet: pass "
-                                  f"one with --model")
+            raise CheckpointError(f"no {TASK_NOUNS[task]} model for the {SLOT_RESTORATORS[slot]} restorator is "
+                                  f"bundled yet: pass one with --model")
         return slot, BUNDLED[slot]
 
     def describe(self, slot: str) -> ModelDescriptor:
@@ -357,8 +362,8 @@ def plan(job: Job, degradation: Degradation, models: Mapping[str, ModelDescripto
 
 
 def _slot(task: str, job: Job) -> str:
-    """The ``Models`` slot whose model does ``task`` for ``job``: the diffusion restorator has its own."""
-    return DIFFUSION_SLOTS.get(task, task) if job.restorator == "diffusion" else task
+    """The ``Models`` slot whose model does ``task`` for ``job``: the iterative restorators have their own."""
+    return ITERATIVE_SLOTS.get(job.restorator, {}).get(task, task)
 
 
 def progressive_sizes(in_size: tuple[int, int], out_size: tuple[int, int]) -> list[tuple[int, int]]:

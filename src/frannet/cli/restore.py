@@ -255,7 +255,8 @@ def _sampling(args, single_output: bool):
                          "samples taken together: use one or the other")
     if args.steps_map and not single_output:
         raise UsageError("--steps-map writes one map: give a single input image")
-    return Sampling(steps=args.steps, eta=args.eta, seed=args.seed, samples=args.samples, adaptive=args.adaptive)
+    return Sampling(steps=args.steps, eta=args.eta, seed=args.seed, samples=args.samples, adaptive=args.adaptive,
+                    temperature=args.temperature)
 
 
 def _write_uncertainty(path: str, result) -> None:
@@ -283,11 +284,11 @@ def _report_evaluations(args, result, sampling, cfg) -> None:
 
 def _add_sampling_options(p: argparse.ArgumentParser) -> None:
     from ..config import RESTORATORS
-    from ..restorators import DEFAULT_ADAPTIVE, DEFAULT_STEPS, Sampling
+    from ..restorators import DEFAULT_ADAPTIVE, DEFAULT_STEPS, DEFAULT_TEMPERATURE, Sampling
 
     diffusion_steps, diffusion_adaptive = DEFAULT_STEPS["diffusion"], DEFAULT_ADAPTIVE["diffusion"]
-    g = p.add_argument_group("iterative restorators (diffusion runs the bundled frannet-diffusion unless --model is "
-                             "given; autoregressive needs a --model trained for it)")
+    g = p.add_argument_group("iterative restorators (diffusion and autoregressive run the bundled frannet-diffusion "
+                             "and frannet-autoregressive unless --model is given)")
     g.add_argument("--restorator", choices=RESTORATORS,
                    help="single (one query per pixel), autoregressive (a walk) or diffusion (DDIM); default: the "
                         "model's own")
@@ -299,6 +300,10 @@ def _add_sampling_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eta", type=float, default=Sampling.eta,
                    help="diffusion: DDIM noise, 0 (deterministic) to 1 (with --steps at the schedule's length: DDPM)")
     g.add_argument("--seed", type=int, default=Sampling.seed, help="noise seed (the result does not depend on --tile)")
+    g.add_argument("--temperature", type=float, metavar="T",
+                   help="the starting noise's std, 0 to 1: lower gives samples nearer the mean (higher PSNR, less "
+                        f"invented detail); default: {DEFAULT_TEMPERATURE['autoregressive']:g} for autoregressive, "
+                        f"{DEFAULT_TEMPERATURE['diffusion']:g} for diffusion")
     g.add_argument("--samples", type=positive_int, default=Sampling.samples, help="samples averaged (default 1)")
     g.add_argument("--each", action="store_true",
                    help="with --samples N: write the N samples themselves, OUTPUT-1 ... OUTPUT-N (seeds SEED ... "

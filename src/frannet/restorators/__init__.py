@@ -20,14 +20,15 @@ from ..degradations import Degradation
 from ..models import FranNet
 from ..tiling import DEFAULT_CHUNK, DEFAULT_TILE, render_tiled
 from .adaptive import sample_adaptive
-from .common import DEFAULT_ADAPTIVE, DEFAULT_STEPS, MAX_SAMPLES, STEP_KEYS, VALIDATION, Rendered, Sampling, interpolant, \
-    transitions
+from .common import DEFAULT_ADAPTIVE, DEFAULT_STEPS, DEFAULT_TEMPERATURE, MAX_SAMPLES, STEP_KEYS, VALIDATION, \
+    Rendered, Sampling, interpolant, transitions
 from .consistent import Observation, render_consistent
 from .iterative import sample_pixels
 from .single_step import render
 
-__all__ = ["DEFAULT_ADAPTIVE", "DEFAULT_STEPS", "MAX_SAMPLES", "STEP_KEYS", "VALIDATION", "Observation", "Rendered", "Sampling", "interpolant", "render",
-           "render_counted", "render_iterative", "render_mean", "transitions"]
+__all__ = ["DEFAULT_ADAPTIVE", "DEFAULT_STEPS", "DEFAULT_TEMPERATURE", "MAX_SAMPLES", "STEP_KEYS", "VALIDATION",
+           "Observation", "Rendered", "Sampling", "interpolant", "render", "render_counted", "render_iterative",
+           "render_mean", "transitions"]
 
 
 @torch.no_grad()

@@ -7,7 +7,7 @@ from typing import Mapping
 from ..api import output_size
 from ..checkpoint import CheckpointError
 from ..parsing import parse_jpeg, parse_noise, parse_scale, parse_size
-from ..pipeline import DIFFUSION_SLOTS, Job, Models
+from ..pipeline import ITERATIVE_SLOTS, Job, Models
 from ..restorators import DEFAULT_STEPS, Sampling
 
 TASKS = {"upscale": "Upscale", "denoise": "Denoise", "colorize": "Colorize", "all": "All at once"}
@@ -21,19 +21,21 @@ STEP_SECONDS_PER_MEGAPIXEL = 4.0
 
 def restorators(models: Models) -> dict[str, dict]:
     """The restorators the page offers (the CLI's --restorator names): "iterative", whether it
-    takes steps, samples and a seed; "tasks", the ones it can do with ``models``: for diffusion
-    those whose diffusion slot holds a diffusion model (the bundled frannet-diffusion upscales;
-    colorize once a diffusion colour model is given or bundled), and none: not offered."""
-    def diffusion_model(task: str) -> bool:
+    takes steps, samples and a seed; "tasks", the ones it can do with ``models``: for an
+    iterative restorator those whose slot (``ITERATIVE_SLOTS``) holds a model of its kind (the
+    bundled frannet-diffusion and frannet-autoregressive upscale; diffusion colours once a
+    diffusion colour model is given or bundled), and none: not offered."""
+    def holds(kind: str, task: str) -> bool:
         try:
-            return models.describe(DIFFUSION_SLOTS[task]).restorator == "diffusion"
+            return models.describe(ITERATIVE_SLOTS[kind][task]).restorator == kind
         except CheckpointError:  # none bundled, or a file that cannot be read
             return False
 
     offered = {"single": {"label": "single (one pass)", "iterative": False, "tasks": list(TASKS)}}
-    sampled = [task for task in DIFFUSION_SLOTS if diffusion_model(task)]
-    if sampled:
-        offered["diffusion"] = {"label": "diffusion", "iterative": True, "tasks": sampled}
+    for kind, slots in ITERATIVE_SLOTS.items():
+        sampled = [task for task in slots if holds(kind, task)]
+        if sampled:
+            offered[kind] = {"label": kind, "iterative": True, "tasks": sampled}
     return offered
 
 
