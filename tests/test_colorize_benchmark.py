@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PIL import Image
+from benchmark_module import load_benchmark
 from tiny import tiny_model
 
 from frannet import save_model
 from frannet.pipeline import Models
 
-PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "colorize.py"
-spec = importlib.util.spec_from_file_location("colorize_benchmark", PATH)
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+bench = load_benchmark("colorize.py", "colorize_benchmark")
 
 
 @pytest.fixture

@@ -3,21 +3,14 @@ against uniform refinement, and a missing or wrong model named clearly."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 from PIL import Image
+from benchmark_module import load_benchmark
 from tiny import tiny_model
 
 from frannet import save_model
 
-PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "restorators.py"
-spec = importlib.util.spec_from_file_location("restorators_benchmark", PATH)
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+bench = load_benchmark("restorators.py", "restorators_benchmark")
 
 
 @pytest.fixture
