@@ -115,11 +115,9 @@ def _eval(args) -> int:
     if any(not isinstance(s, float) or s < 1 for s in scales):
         raise UsageError("--scales must be numbers >= 1, comma separated")
     model = load(args.model)
-    sampling = VALIDATION
-    if (args.steps, args.samples, args.seed) != (None, 1, 0):
-        if not model.cfg.iterative:
-            raise UsageError("--steps, --samples and --seed are for a model of an iterative restorator")
-        sampling = Sampling(steps=args.steps or VALIDATION.steps, samples=args.samples, seed=args.seed)
+    sampling = Sampling(steps=args.steps or VALIDATION.steps, samples=args.samples, seed=args.seed)
+    if sampling != VALIDATION and not model.cfg.iterative:
+        raise UsageError("--steps, --samples and --seed are for a model of an iterative restorator")
     images = {p.name: torch.from_numpy(read_image(p).rgb).permute(2, 0, 1) for p in list_images([args.folder])}
     with progress_bar(total=len(images) * len(scales), desc="eval", quiet=args.quiet) as bar:
         result = evaluate_images(model, images, scales, progress=bar.update, sampling=sampling)

@@ -2,9 +2,9 @@
 to output pixels, and the summary of several samples.
 
 An iterative restorator works in a residual space: the answer is x0 = (colour - bicubic base) *
-residual_scale and the source is x1 ~ N(0, I), times the sampling's temperature. Sample k's noise at step s (0: the source, then
-sampler steps 1..T) is keyed to (seed, k * STEP_KEYS + s, output pixel), so a seed gives the
-same image whatever the tiling or chunk size.
+residual_scale and the source is x1 ~ N(0, I), times the sampling's temperature. Sample k's
+noise at step s (0: the source, then sampler steps 1..T) is keyed to (seed, k * STEP_KEYS + s,
+output pixel), so a seed gives the same image whatever the tiling or chunk size.
 """
 
 from __future__ import annotations
