@@ -16,43 +16,40 @@ def model() -> FranNet:
     return tiny_model()
 
 
+def saved(folder, name: str, task: str | None = None, **options):
+    """A tiny random model (``tiny_model(**options)``) written to folder/name, its file saying ``task``."""
+    path = folder / name
+    save_model(path, tiny_model(**options), task=task)
+    return path
+
+
 @pytest.fixture
 def model_path(tmp_path):
-    path = tmp_path / "tiny.safetensors"
-    save_model(path, tiny_model())
-    return path
+    return saved(tmp_path, "tiny.safetensors")
 
 
 @pytest.fixture
 def tunable_path(tmp_path):
     """A tiny random model conditioned on noise level and gray input, whose file says it denoises."""
-    path = tmp_path / "tiny-tunable.safetensors"
-    save_model(path, tiny_model(tunable=True), task="denoise")
-    return path
+    return saved(tmp_path, "tiny-tunable.safetensors", "denoise", tunable=True)
 
 
 @pytest.fixture
 def colorize_path(tmp_path):
     """The same tiny tunable model, in a file that says it colorizes."""
-    path = tmp_path / "tiny-colorize.safetensors"
-    save_model(path, tiny_model(tunable=True), task="colorize")
-    return path
+    return saved(tmp_path, "tiny-colorize.safetensors", "colorize", tunable=True)
 
 
 @pytest.fixture
 def color_diffusion_path(tmp_path):
     """A tiny random diffusion model whose file says it colorizes."""
-    path = tmp_path / "tiny-color-diffusion.safetensors"
-    save_model(path, tiny_model(tunable=True, restorator="diffusion"), task="colorize")
-    return path
+    return saved(tmp_path, "tiny-color-diffusion.safetensors", "colorize", tunable=True, restorator="diffusion")
 
 
 @pytest.fixture
 def jpeg_path(tmp_path):
     """A tiny random upscaling model that is also told the JPEG quality (a JPEG-aware upscaler)."""
-    path = tmp_path / "tiny-jpeg.safetensors"
-    save_model(path, tiny_model(jpeg=True), task="upscale")
-    return path
+    return saved(tmp_path, "tiny-jpeg.safetensors", "upscale", jpeg=True)
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +71,4 @@ def photo(tmp_path):
     path = tmp_path / "photo.png"
     Image.fromarray(dead_leaves(40, rng, r_min=2, max_discs=300)[:, :37]).save(path)
     return path
+

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
-from benchmark_module import load_benchmark
+from benchmark_module import held_out, load_benchmark
 from tiny import tiny_model
 
 from frannet import save_model
@@ -16,12 +15,8 @@ bench = load_benchmark("colorize.py", "colorize_benchmark")
 
 @pytest.fixture
 def folder(tmp_path, photo):
-    folder = tmp_path / "held-out"
-    folder.mkdir()
-    Image.open(photo).save(folder / "small.png")
-    Image.open(photo).resize((74, 80)).save(folder / "large.png")
-    Image.open(photo).convert("L").save(folder / "gray.png")
-    return folder
+    return held_out(tmp_path, photo, small=lambda im: im, large=lambda im: im.resize((74, 80)),
+                    gray=lambda im: im.convert("L"))
 
 
 def test_gray_photos_are_skipped_and_large_ones_downscaled(folder):

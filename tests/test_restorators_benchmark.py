@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
-from benchmark_module import load_benchmark
+from benchmark_module import held_out, load_benchmark
 from tiny import tiny_model
 
 from frannet import save_model
@@ -15,10 +15,7 @@ bench = load_benchmark("restorators.py", "restorators_benchmark")
 
 @pytest.fixture
 def setup(tmp_path, photo):
-    folder = tmp_path / "held-out"
-    folder.mkdir()
-    Image.open(photo).save(folder / "a.png")
-    Image.open(photo).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "b.png")
+    folder = held_out(tmp_path, photo, a=lambda im: im, b=lambda im: im.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
     files = {}
     for kind in ("single", "autoregressive", "diffusion"):
         files[kind] = tmp_path / f"{kind}.safetensors"
