@@ -8,7 +8,7 @@ import tifffile
 import torch
 from tiny import tiny_model
 
-from frannet import memory, tiling
+from frannet import memory
 from frannet.cli import main
 from frannet.io import Picture, read_image, to_samples
 from frannet.pipeline import Job, Models, restore_bands, restore_picture
