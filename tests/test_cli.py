@@ -104,16 +104,17 @@ def test_eval_runs_an_iterative_model_with_the_sampling_asked_for(capsys, tmp_pa
     walk = tmp_path / "walk.safetensors"
     save_model(walk, tiny_model(restorator="autoregressive"))
     scores = []
-    for steps, seed in ((1, 0), (3, 0), (3, 0), (3, 5)):
+    for steps, seed, temperature in ((1, 0, 0.3), (3, 0, 0.3), (3, 0, 0.3), (3, 5, 0.3), (3, 0, 1.0)):
         report = tmp_path / "eval.json"
         code, _, err = _run(capsys, "eval", image_folder / "val", "--model", walk, "--scales", "2", "--steps", steps,
-                            "--seed", seed, "--json", report, "--quiet")
+                            "--seed", seed, "--temperature", temperature, "--json", report, "--quiet")
         assert code == 0, err
         scores.append(json.loads(report.read_text())["mean"]["2.0"]["model"]["psnr"])
-    one_step, three, again, other_seed = scores
-    assert three == again and len({one_step, three, other_seed}) == 3  # the steps and the seed asked for
-    code, _, err = _run(capsys, "eval", image_folder / "val", "--model", model_path, "--steps", "2", "--quiet")
-    assert code == 2 and "iterative restorator" in err
+    one_step, three, again, other_seed, hotter = scores
+    assert three == again and len({one_step, three, other_seed, hotter}) == 4  # the steps, seed and temperature asked for
+    for option in (("--steps", "2"), ("--temperature", "0.5")):
+        code, _, err = _run(capsys, "eval", image_folder / "val", "--model", model_path, *option, "--quiet")
+        assert code == 2 and "iterative restorator" in err
 
 
 def test_train_command_reports_config_errors(capsys, tmp_path):

@@ -115,9 +115,10 @@ def _eval(args) -> int:
     if any(not isinstance(s, float) or s < 1 for s in scales):
         raise UsageError("--scales must be numbers >= 1, comma separated")
     model = load(args.model)
-    sampling = Sampling(steps=args.steps or VALIDATION.steps, samples=args.samples, seed=args.seed)
+    sampling = Sampling(steps=args.steps or VALIDATION.steps, samples=args.samples, seed=args.seed,
+                        temperature=args.temperature)
     if sampling != VALIDATION and not model.cfg.iterative:
-        raise UsageError("--steps, --samples and --seed are for a model of an iterative restorator")
+        raise UsageError("--steps, --samples, --seed and --temperature are for a model of an iterative restorator")
     images = {p.name: torch.from_numpy(read_image(p).rgb).permute(2, 0, 1) for p in list_images([args.folder])}
     with progress_bar(total=len(images) * len(scales), desc="eval", quiet=args.quiet) as bar:
         result = evaluate_images(model, images, scales, progress=bar.update, sampling=sampling)
@@ -206,6 +207,8 @@ def add_parsers(sub) -> None:
                    help="an autoregressive or diffusion model's steps (default 4, what validation runs)")
     p.add_argument("--samples", type=positive_int, default=1, help="and its samples, averaged (default 1)")
     p.add_argument("--seed", type=int, default=0, help="and its noise seed")
+    p.add_argument("--temperature", type=float, metavar="T",
+                   help="and its starting noise's std, 0 to 1 (default: the restorator's, as frannet restore)")
     p.add_argument("--json", help="also write the full results here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_eval)
