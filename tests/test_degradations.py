@@ -182,6 +182,25 @@ def test_blur_and_shot_noise_are_drawn_last_for_their_shares():
         DataConfig(blur=(1.0, 0.5))
 
 
+def test_an_earlier_save_can_come_from_its_own_range_without_moving_other_draws():
+    cfg = DataConfig(patch=10, max_scale=3.0, jpeg_share=1.0, jpeg_quality=(20, 60), jpeg_twice=0.5)
+    camera = dataclasses.replace(cfg, jpeg_twice_quality=(92, 98))
+    cut = lambda sx, sy: (sx, sy)  # noqa: E731
+    twice = 0
+    for seed in range(40):
+        plain = draw_degradation(cfg, torch.Generator().manual_seed(seed), cut)
+        drawn = draw_degradation(camera, torch.Generator().manual_seed(seed), cut)
+        assert dataclasses.replace(drawn, jpeg_before=plain.jpeg_before) == plain  # only the earlier quality moves
+        assert (drawn.jpeg_before is None) == (plain.jpeg_before is None)
+        if drawn.jpeg_before is not None:
+            twice += 1
+            assert 92 <= drawn.jpeg_before <= 98 and 20 <= plain.jpeg_before <= 60
+    assert 10 <= twice <= 30
+    for bad in ((98, 92), (0, 95), (50, 101)):
+        with pytest.raises(ValueError, match="jpeg_twice_quality"):
+            DataConfig(jpeg_twice_quality=bad)
+
+
 def test_validation_degradations_cover_every_scale_and_level():
     cfg = DataConfig(val_scales=(1.0, 4.0), val_noise=(0.0, 25.0), val_gray=True)
     assert [d.label() for d in validation_degradations(cfg)] == ["x1 gray", "x1 s25 gray", "x4 gray", "x4 s25 gray"]

@@ -137,6 +137,8 @@ class DataConfig:
     jpeg_quality: tuple[int, int] = (10, 95)  # its quality, uniform in this range (libjpeg's scale)
     jpeg_full_chroma: float = 0.25    # share of those kept at 4:4:4 (the rest 4:2:0, cameras' usual)
     jpeg_twice: float = 0.1           # share of those compressed before too, at a quality from the same range
+    jpeg_twice_quality: tuple[int, int] = (0, 0)  # or from this one: a camera's original, saved again after an
+    #                                   edit, was better than the last save ((0, 0): jpeg_quality)
     val_jpeg: tuple[int, ...] = ()    # validation also measures inputs saved at these qualities
     blur_share: float = 0.0           # share of examples blurred before the downscale (a lens's softness):
     blur: tuple[float, float] = (0.3, 1.0)  # its Gaussian std in output pixels, uniform in this range
@@ -167,6 +169,10 @@ class DataConfig:
                "jpeg_share, jpeg_full_chroma and jpeg_twice must be in [0, 1]")
         _check(len(self.jpeg_quality) == 2 and 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100
                and all(isinstance(q, int) for q in self.jpeg_quality), "jpeg_quality must be [low, high] in 1-100")
+        _check(self.jpeg_twice_quality == (0, 0) or (
+               len(self.jpeg_twice_quality) == 2 and 1 <= self.jpeg_twice_quality[0] <= self.jpeg_twice_quality[1] <= 100
+               and all(isinstance(q, int) for q in self.jpeg_twice_quality)),
+               "jpeg_twice_quality must be [low, high] in 1-100 (or [0, 0]: jpeg_quality's range)")
         _check(all(isinstance(q, int) and 1 <= q <= 100 for q in self.val_jpeg), "val_jpeg needs qualities in 1-100")
         for name in ("blur", "shot"):
             lo_hi = getattr(self, name)

@@ -298,8 +298,8 @@ def draw_degradation(cfg: DataConfig, g: torch.Generator, cut: Cut) -> Degradati
     ``scale_focus``; a share ``anisotropic`` of examples draws one per axis), whose crop ``cut``
     takes from a picture, then a gray input (share ``gray_input``), a noise sigma (in ``noise``,
     or for a share, ``noise_focus``), for a share ``jpeg_share``, a JPEG save (quality, chroma
-    layout, perhaps an earlier save), and for shares ``blur_share`` and ``shot_share``, a blur
-    and shot noise from their ranges.
+    layout, perhaps an earlier save, from ``jpeg_twice_quality`` if set), and for shares
+    ``blur_share`` and ``shot_share``, a blur and shot noise from their ranges.
 
     A field added later draws only when its range is set (and, but for the scale focus, after
     the others), so the examples of recipes that do not set it stay exactly as they were."""
@@ -314,7 +314,7 @@ def draw_degradation(cfg: DataConfig, g: torch.Generator, cut: Cut) -> Degradati
         jpeg["jpeg"] = _quality(g, cfg.jpeg_quality)
         jpeg["jpeg_full_chroma"] = bool(torch.rand((), generator=g) < cfg.jpeg_full_chroma)
         if torch.rand((), generator=g) < cfg.jpeg_twice:
-            jpeg["jpeg_before"] = _quality(g, cfg.jpeg_quality)
+            jpeg["jpeg_before"] = _quality(g, cfg.jpeg_twice_quality if any(cfg.jpeg_twice_quality) else cfg.jpeg_quality)
     camera = {}
     if cfg.blur_share > 0 and torch.rand((), generator=g) < cfg.blur_share:
         camera["blur"] = _uniform(g, *cfg.blur)
