@@ -201,6 +201,21 @@ def test_an_earlier_save_can_come_from_its_own_range_without_moving_other_draws(
             DataConfig(jpeg_twice_quality=bad)
 
 
+def test_a_share_of_jpeg_qualities_comes_from_the_focus_range():
+    cfg = DataConfig(patch=10, jpeg_share=1.0, jpeg_quality=(20, 95), jpeg_twice=0.0)
+    focused = dataclasses.replace(cfg, jpeg_focus=(85, 95), jpeg_focus_share=0.5)
+    cut = lambda sx, sy: (sx, sy)  # noqa: E731
+    qualities = [draw_degradation(focused, torch.Generator().manual_seed(seed), cut).jpeg for seed in range(400)]
+    high = sum(q >= 85 for q in qualities) / len(qualities)
+    assert min(qualities) >= 20 and max(qualities) <= 95
+    assert 0.5 + 0.5 * 11 / 76 - 0.08 < high < 0.5 + 0.5 * 11 / 76 + 0.08  # half focused, the rest uniform
+    unfocused = [draw_degradation(cfg, torch.Generator().manual_seed(seed), cut).jpeg for seed in range(400)]
+    assert sum(q >= 85 for q in unfocused) / 400 < 0.25
+    for bad in (dict(jpeg_focus=(10, 50)), dict(jpeg_focus=(90, 80)), dict(jpeg_focus_share=1.5)):
+        with pytest.raises(ValueError, match="jpeg_focus"):
+            DataConfig(jpeg_quality=(20, 95), **{"jpeg_focus": (85, 95), "jpeg_focus_share": 0.5, **bad})
+
+
 def test_validation_degradations_cover_every_scale_and_level():
     cfg = DataConfig(val_scales=(1.0, 4.0), val_noise=(0.0, 25.0), val_gray=True)
     assert [d.label() for d in validation_degradations(cfg)] == ["x1 gray", "x1 s25 gray", "x4 gray", "x4 s25 gray"]

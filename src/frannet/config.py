@@ -135,6 +135,8 @@ class DataConfig:
     val_gray: bool = False            # validation inputs are gray (colorization)
     jpeg_share: float = 0.0           # share of examples whose input is saved as a JPEG, then:
     jpeg_quality: tuple[int, int] = (10, 95)  # its quality, uniform in this range (libjpeg's scale)
+    jpeg_focus: tuple[int, int] = (0, 0)  # a sub-range drawn from instead, for a share of those JPEGs:
+    jpeg_focus_share: float = 0.0     # cameras and the web save at high qualities, the low ones still trained
     jpeg_full_chroma: float = 0.25    # share of those kept at 4:4:4 (the rest 4:2:0, cameras' usual)
     jpeg_twice: float = 0.1           # share of those compressed before too, at a quality from the same range
     jpeg_twice_quality: tuple[int, int] = (0, 0)  # or from this one: a camera's original, saved again after an
@@ -169,6 +171,10 @@ class DataConfig:
                "jpeg_share, jpeg_full_chroma and jpeg_twice must be in [0, 1]")
         _check(len(self.jpeg_quality) == 2 and 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100
                and all(isinstance(q, int) for q in self.jpeg_quality), "jpeg_quality must be [low, high] in 1-100")
+        _check(self.jpeg_focus_share == 0 or (len(self.jpeg_focus) == 2 and all(isinstance(q, int) for q in self.jpeg_focus)
+               and self.jpeg_quality[0] <= self.jpeg_focus[0] <= self.jpeg_focus[1] <= self.jpeg_quality[1]),
+               "jpeg_focus must be [low, high] inside jpeg_quality")
+        _check(0.0 <= self.jpeg_focus_share <= 1.0, "jpeg_focus_share must be in [0, 1]")
         _check(self.jpeg_twice_quality == (0, 0) or (
                len(self.jpeg_twice_quality) == 2 and 1 <= self.jpeg_twice_quality[0] <= self.jpeg_twice_quality[1] <= 100
                and all(isinstance(q, int) for q in self.jpeg_twice_quality)),

@@ -297,11 +297,12 @@ def draw_degradation(cfg: DataConfig, g: torch.Generator, cut: Cut) -> Degradati
     generator ``g``: a scale in [min_scale, max_scale] (for a share ``scale_focus_share``, in
     ``scale_focus``; a share ``anisotropic`` of examples draws one per axis), whose crop ``cut``
     takes from a picture, then a gray input (share ``gray_input``), a noise sigma (in ``noise``,
-    or for a share, ``noise_focus``), for a share ``jpeg_share``, a JPEG save (quality, chroma
-    layout, perhaps an earlier save, from ``jpeg_twice_quality`` if set), and for shares
-    ``blur_share`` and ``shot_share``, a blur and shot noise from their ranges.
+    or for a share, ``noise_focus``), for a share ``jpeg_share``, a JPEG save (quality, for a
+    share in ``jpeg_focus``; chroma layout; perhaps an earlier save, from ``jpeg_twice_quality``
+    if set), and for shares ``blur_share`` and ``shot_share``, a blur and shot noise from their
+    ranges.
 
-    A field added later draws only when its range is set (and, but for the scale focus, after
+    A field added later draws only when its range is set (and, but for the focus ranges, after
     the others), so the examples of recipes that do not set it stay exactly as they were."""
     scales = _focused(g, (cfg.min_scale, cfg.max_scale), cfg.scale_focus, cfg.scale_focus_share)
     sy = _uniform(g, *scales)
@@ -311,7 +312,7 @@ def draw_degradation(cfg: DataConfig, g: torch.Generator, cut: Cut) -> Degradati
     sigma = _uniform(g, *_focused(g, cfg.noise, cfg.noise_focus, cfg.noise_focus_share))
     jpeg = {}
     if cfg.jpeg_share > 0 and torch.rand((), generator=g) < cfg.jpeg_share:
-        jpeg["jpeg"] = _quality(g, cfg.jpeg_quality)
+        jpeg["jpeg"] = _quality(g, _focused(g, cfg.jpeg_quality, cfg.jpeg_focus, cfg.jpeg_focus_share))
         jpeg["jpeg_full_chroma"] = bool(torch.rand((), generator=g) < cfg.jpeg_full_chroma)
         if torch.rand((), generator=g) < cfg.jpeg_twice:
             jpeg["jpeg_before"] = _quality(g, cfg.jpeg_twice_quality if any(cfg.jpeg_twice_quality) else cfg.jpeg_quality)
