@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the bundled super-resolution models (single-step and autoregressive) and their figures
-# from nothing but package files (about six hours on one or two CPU cores). Run from the
+# from nothing but package files (about eight hours on one or two CPU cores). Run from the
 # repository root in the project's venv.
 set -euo pipefail
 python scripts/build_dataset.py --out data
@@ -11,8 +11,17 @@ frannet export "$last" -o checkpoints/sr-step3600.safetensors --half
 # Phase 2: the corpus, half of the inputs saved as JPEGs, the model told their quality
 frannet train configs/sr-jpeg.toml --resume auto
 last=$(ls runs/sr-jpeg/ckpt_*.safetensors | tail -n 1)
-frannet export "$last" -o src/frannet/weights/frannet-sr.safetensors --half
 frannet export "$last" -o checkpoints/sr-jpeg-step4500.safetensors --half
+# Phase 3: more practice at x2 and at JPEG qualities 30-95
+frannet train configs/sr-jpeg2.toml --resume auto
+frannet export runs/sr-jpeg2/ckpt_0001500.safetensors -o checkpoints/sr-jpeg2-step1500.safetensors --half
+# Phase 4: the L2 loss (the mean of the answers, which PSNR rewards), with more practice at x1-x2
+frannet train configs/sr-l2.toml --resume auto
+frannet export runs/sr-l2/ckpt_0003000.safetensors -o checkpoints/sr-l2-step3000.safetensors --half
+# Phase 5: a twice-saved example's earlier save at a camera's qualities (85-98)
+frannet train configs/sr-l2b.toml --resume auto
+frannet export runs/sr-l2b/ckpt_0001500.safetensors -o checkpoints/sr-l2b-step1500.safetensors --half
+frannet export runs/sr-l2b/ckpt_0001500.safetensors -o src/frannet/weights/frannet-sr.safetensors --half
 # The autoregressive walk on frannet-sr's frozen encoder (frannet-autoregressive, about 45 minutes)
 frannet train configs/autoregressive-sr.toml --resume auto
 frannet export runs/autoregressive-sr/ckpt_0004000.safetensors -o src/frannet/weights/frannet-autoregressive.safetensors \
