@@ -44,6 +44,11 @@ def _from_dict(cls, data: dict[str, Any], where: str):
         raise ConfigError(f"{where}: {exc}") from None
 
 
+
+def _qualities(pair, lowest: int = 1, highest: int = 100) -> bool:
+    """Whether ``pair`` is a [low, high] range of whole JPEG qualities inside [lowest, highest]."""
+    return len(pair) == 2 and all(isinstance(q, int) for q in pair) and lowest <= pair[0] <= pair[1] <= highest
+
 RESTORATORS = ("single", "autoregressive", "diffusion")
 ENGINES = ("torch", "ncnn")  # what runs the encoder's CNN at inference (``FranNet.set_engine``)
 NORMS = ("l1", "l2", "log_l2")  # training losses (``objectives.loss``)
@@ -169,15 +174,11 @@ class DataConfig:
         _check(all(s >= 0 for s in self.val_noise) and len(self.val_noise) >= 1, "val_noise needs levels >= 0")
         _check(all(0.0 <= getattr(self, n) <= 1.0 for n in ("jpeg_share", "jpeg_full_chroma", "jpeg_twice")),
                "jpeg_share, jpeg_full_chroma and jpeg_twice must be in [0, 1]")
-        _check(len(self.jpeg_quality) == 2 and 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100
-               and all(isinstance(q, int) for q in self.jpeg_quality), "jpeg_quality must be [low, high] in 1-100")
-        _check(self.jpeg_focus_share == 0 or (len(self.jpeg_focus) == 2 and all(isinstance(q, int) for q in self.jpeg_focus)
-               and self.jpeg_quality[0] <= self.jpeg_focus[0] <= self.jpeg_focus[1] <= self.jpeg_quality[1]),
+        _check(_qualities(self.jpeg_quality), "jpeg_quality must be [low, high] in 1-100")
+        _check(self.jpeg_focus_share == 0 or _qualities(self.jpeg_focus, *self.jpeg_quality),
                "jpeg_focus must be [low, high] inside jpeg_quality")
         _check(0.0 <= self.jpeg_focus_share <= 1.0, "jpeg_focus_share must be in [0, 1]")
-        _check(self.jpeg_twice_quality == (0, 0) or (
-               len(self.jpeg_twice_quality) == 2 and 1 <= self.jpeg_twice_quality[0] <= self.jpeg_twice_quality[1] <= 100
-               and all(isinstance(q, int) for q in self.jpeg_twice_quality)),
+        _check(self.jpeg_twice_quality == (0, 0) or _qualities(self.jpeg_twice_quality),
                "jpeg_twice_quality must be [low, high] in 1-100 (or [0, 0]: jpeg_quality's range)")
         _check(all(isinstance(q, int) and 1 <= q <= 100 for q in self.val_jpeg), "val_jpeg needs qualities in 1-100")
         for name in ("blur", "shot"):
