@@ -34,7 +34,7 @@ LAYERS = {
     "rendering": ["tiling", "checkpoint"],
     "restorators": ["restorators", "restorators.*"],
     "pipeline": ["pipeline", "inverse"],
-    "training": ["corpus", "data", "objectives", "evaluate", "train"],
+    "training": ["corpus", "detail", "data", "objectives", "evaluate", "train"],
     "api": ["", "api", "bench"],
     "interfaces": ["__main__", "cli", "cli.*", "serve", "serve.*"],
 }

@@ -122,6 +122,8 @@ class DataConfig:
     exclude: tuple[str, ...] = ()     # file-name patterns ("retina.*") of train images left out
     max_side: int = 0                 # train images larger than this are first shrunk to it (0: as they are):
     #                                   a wallpaper's crops then frame as much of a scene as a photo's
+    detail_target_db: float = 0.0     # train images smoother than this (detail.detail_db, dB; 0: off) are
+    detail_min_side: int = 384        # shrunk until they are not, but not below this shorter side
     val: tuple[str, ...] = ("data/val",)
     patch: int = 48                   # low-resolution patch side fed to the encoder
     min_scale: float = 1.0
@@ -162,6 +164,11 @@ class DataConfig:
                "scale_focus must be [low, high] inside [min_scale, max_scale]")
         _check(0.0 <= self.scale_focus_share <= 1.0, "scale_focus_share must be in [0, 1]")
         _check(self.target_points >= 1, "target_points must be >= 1")
+        _check(self.detail_target_db == 0 or self.detail_target_db >= 10,
+               "detail_target_db must be 0 (off) or a PSNR in dB >= 10 (photos score 25-35)")
+        _check(self.detail_target_db == 0 or isinstance(self.detail_min_side, int)
+               and self.detail_min_side >= self.patch * self.max_scale,
+               "detail_min_side must be a whole number of pixels >= patch * max_scale (the largest crop)")
         _check(isinstance(self.max_side, int) and (self.max_side == 0 or self.max_side >= self.patch * self.max_scale),
                "max_side must be 0 or a whole number of pixels >= patch * max_scale (the largest crop)")
         _check(len(self.train) >= 1, "train needs at least one folder")

@@ -17,6 +17,7 @@ import torch
 
 from .config import DataConfig
 from .coords import pixel_centers
+from .detail import shrink_to_detail
 from .degradations import Cut, Degradation, draw_degradation, fit_side, to_gray
 from .grayness import is_gray
 from .io import IMAGE_SUFFIXES, read_image
@@ -76,9 +77,14 @@ def training_images(cfg: DataConfig) -> list[torch.Tensor]:
     """The pictures training cuts its crops from: ``cfg.train`` without the ``exclude``d names,
     larger ones shrunk to ``cfg.max_side``, and without the pictures too small for the largest
     crop. A model that learns colour from gray inputs (``gray_input`` > 0) never sees a gray
-    picture: its crop would be a gray target for a gray input, teaching it to leave colour out."""
-    return load_images(cfg.train, min_side=math.ceil(cfg.patch * cfg.max_scale), exclude=cfg.exclude, training=True,
-                       colour_only=cfg.gray_input > 0, max_side=cfg.max_side)
+    picture: its crop would be a gray target for a gray input, teaching it to leave colour out.
+    With ``detail_target_db``, pictures smoother than a photo are shrunk until they are not
+    (``detail.shrink_to_detail``)."""
+    images = load_images(cfg.train, min_side=math.ceil(cfg.patch * cfg.max_scale), exclude=cfg.exclude, training=True,
+                         colour_only=cfg.gray_input > 0, max_side=cfg.max_side)
+    if cfg.detail_target_db:
+        images = [shrink_to_detail(img, cfg.detail_target_db, cfg.detail_min_side) for img in images]
+    return images
 
 
 def example_seed(seed: int, step: int, index: int) -> int:
