@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the bundled super-resolution models (single-step and autoregressive) and their figures
-# from nothing but package files (about eight hours on one or two CPU cores). Run from the
+# from nothing but package files (about ten hours on one or two CPU cores). Run from the
 # repository root in the project's venv.
 set -euo pipefail
 python scripts/build_dataset.py --out data
@@ -21,7 +21,13 @@ frannet export runs/sr-l2/ckpt_0003000.safetensors -o checkpoints/sr-l2-step3000
 # Phase 5: a twice-saved example's earlier save at a camera's qualities (85-98)
 frannet train configs/sr-l2b.toml --resume auto
 frannet export runs/sr-l2b/ckpt_0001500.safetensors -o checkpoints/sr-l2b-step1500.safetensors --half
-frannet export runs/sr-l2b/ckpt_0001500.safetensors -o src/frannet/weights/frannet-sr.safetensors --half
+# Phase 6: two fifths of the JPEG qualities from 80-95, where cameras and the web save
+frannet train configs/sr-l2c.toml --resume auto
+frannet export runs/sr-l2c/ckpt_0001000.safetensors -o checkpoints/sr-l2c-step1000.safetensors --half
+# Phase 7: the soft training pictures shrunk until they hold a photo's detail
+frannet train configs/sr-detail.toml --resume auto
+frannet export runs/sr-detail/ckpt_0005000.safetensors -o checkpoints/sr-detail-step5000.safetensors --half
+frannet export runs/sr-detail/ckpt_0005000.safetensors -o src/frannet/weights/frannet-sr.safetensors --half
 # The autoregressive walk on frannet-sr's frozen encoder (frannet-autoregressive, about 45 minutes)
 frannet train configs/autoregressive-sr.toml --resume auto
 frannet export runs/autoregressive-sr/ckpt_0004000.safetensors -o src/frannet/weights/frannet-autoregressive.safetensors \
