@@ -15,21 +15,17 @@ import math
 import torch
 
 from .degradations import bicubic_resize
-from .metrics import rgb_to_y
+from .metrics import psnr_y
 
 SHRINK_STEP = 1.25  # each try shrinks the picture by this much more than the last
 
 
 def detail_db(img: torch.Tensor, border: int = 8) -> float:
-    """PSNR (dB, luma) of (3, H, W) ``img`` against itself halved and restored by
+    """PSNR-Y (``metrics.psnr_y``) of (3, H, W) ``img`` against itself halved and restored by
     Pillow-like bicubic; ``border`` pixels of each edge left out. Higher is smoother."""
     h, w = (s - s % 2 for s in img.shape[-2:])
     img = img[..., :h, :w]
-    y = rgb_to_y(img)
-    restored = rgb_to_y(bicubic_resize(bicubic_resize(img, (h // 2, w // 2)), (h, w)))
-    err = (restored - y)[..., border:h - border, border:w - border]
-    mse = float(err.double().pow(2).mean())
-    return math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
+    return psnr_y(bicubic_resize(bicubic_resize(img, (h // 2, w // 2)), (h, w)), img, crop=border)
 
 
 def _shrunk_windows(img: torch.Tensor, factor: float, window: int) -> list[torch.Tensor]:
