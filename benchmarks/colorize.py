@@ -19,7 +19,9 @@ colouring each): each sample's colourfulness and luma error, and the PSNR of the
 
 ``--max-side`` first downscales larger photos (Pillow-exact bicubic, rounded to 8 bits) so
 their longer side is at most that: the figures are then those of the smaller photos (the JSON
-says so). Time on 1 thread of a shared machine: the single-step part takes 4 minutes for the
+says so). ``--squash 256`` instead resizes every photo to 256 x 256 whatever its shape, the
+protocol of the one published automatic-colorization PSNR we could compare with (Zhang et al.,
+SIGGRAPH 2017: the per-image mean on 8-bit RGB of 1000 ImageNet validation photos so resized). Time on 1 thread of a shared machine: the single-step part takes 4 minutes for the
 28 held-out photos (10.6 megapixels); a diffusion sample about 25 s per megapixel with the
 default steps (measured with an untrained model: a trained one's adaptive tiles may stop
 elsewhere), so 16 samples take about 70 minutes, or 37 with ``--max-side 512`` (5.6
@@ -40,7 +42,7 @@ import numpy as np
 import torch
 
 from frannet.data import list_images
-from frannet.degradations import LUMA, fit_side, quantize, to_gray
+from frannet.degradations import LUMA, bicubic_resize, fit_side, quantize, to_gray
 from frannet.grayness import is_gray
 from frannet.io import Picture, read_image
 from frannet.metrics import colourfulness, psnr_rgb
@@ -55,15 +57,20 @@ def shown(path: str | None) -> str | None:
     return str(Path(path).resolve().relative_to(Path.cwd()))
 
 
-def load_photos(folders, max_side: int | None) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """(name -> (3, H, W) colour photo, longer side at most ``max_side``; names of the gray ones skipped)."""
+def load_photos(folders, max_side: int | None, squash: int | None = None) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """(name -> (3, H, W) colour photo, longer side at most ``max_side``, or resized to exactly
+    ``squash`` x ``squash`` whatever its shape; names of the gray ones skipped)."""
     photos, gray = {}, []
     for path in list_images(folders):
         img = torch.from_numpy(read_image(path).rgb).permute(2, 0, 1).contiguous()
         if is_gray(img):
             gray.append(path.stem)
             continue
-        photos[path.stem] = quantize(fit_side(img.double(), max_side)).float() if max_side else img
+        if squash:
+            img = quantize(bicubic_resize(img.double(), (squash, squash)).clamp(0, 1)).float()
+        elif max_side:
+            img = quantize(fit_side(img.double(), max_side)).float()
+        photos[path.stem] = img
     return photos, gray
 
 
@@ -162,12 +169,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="diffusion steps (default: the restorator's)")
     parser.add_argument("--consistency", action="store_true", help="diffusion: project every step onto the luma")
     parser.add_argument("--max-side", type=int, help="downscale photos first so their longer side is at most this")
+    parser.add_argument("--squash", type=int, help="resize every photo to exactly this square first (as Zhang et "
+                                                   "al. 2017 measured on ImageNet: 256)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    photos, skipped = load_photos(args.folders, args.max_side)
+    photos, skipped = load_photos(args.folders, args.max_side, args.squash)
     models = Models(colorize=args.model, colorize_diffusion=args.diffusion_model)
     single = single_step(photos, models)
     sampled = None
@@ -176,7 +185,7 @@ def main() -> None:
     result = {"settings": {"folders": args.folders, "model": shown(args.model),
                            "diffusion_model": shown(args.diffusion_model),
                            "samples": args.samples if sampled else None, "steps": args.steps,
-                           "consistency": args.consistency, "max_side": args.max_side,
+                           "consistency": args.consistency, "max_side": args.max_side, "squash": args.squash,
                            "photos": len(photos), "gray photos skipped": skipped, "threads": args.threads,
                            "seconds": round(time.perf_counter() - started, 1)},
               "summary": summary(single, sampled), "single-step": single}
