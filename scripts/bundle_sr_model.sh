@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild the bundled super-resolution models (single-step and autoregressive) and their figures
-# from nothing but package files (about ten hours on one or two CPU cores). Run from the
+# from nothing but package files (about twelve hours on one or two CPU cores). Run from the
 # repository root in the project's venv.
 set -euo pipefail
 python scripts/build_dataset.py --out data
@@ -27,7 +27,10 @@ frannet export runs/sr-l2c/ckpt_0001000.safetensors -o checkpoints/sr-l2c-step10
 # Phase 7: the soft training pictures shrunk until they hold a photo's detail
 frannet train configs/sr-detail.toml --resume auto
 frannet export runs/sr-detail/ckpt_0005000.safetensors -o checkpoints/sr-detail-step5000.safetensors --half
-frannet export runs/sr-detail/ckpt_0005000.safetensors -o src/frannet/weights/frannet-sr.safetensors --half
+# Phase 8: a second cosine cycle of phase 7's recipe
+frannet train configs/sr-detail2.toml --resume auto
+frannet export runs/sr-detail2/ckpt_0004000.safetensors -o checkpoints/sr-detail2-step4000.safetensors --half
+frannet export runs/sr-detail2/ckpt_0004000.safetensors -o src/frannet/weights/frannet-sr.safetensors --half
 # The autoregressive walk on frannet-sr's frozen encoder (frannet-autoregressive, about 45 minutes)
 frannet train configs/autoregressive-sr.toml --resume auto
 frannet export runs/autoregressive-sr/ckpt_0004000.safetensors -o src/frannet/weights/frannet-autoregressive.safetensors \
