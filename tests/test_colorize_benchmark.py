@@ -26,6 +26,14 @@ def test_gray_photos_are_skipped_and_large_ones_downscaled(folder):
     assert np.array_equal(np.round(photos["large"].numpy() * 255), photos["large"].numpy() * 255)  # 8-bit levels
 
 
+def test_squash_resizes_every_photo_to_the_square_whatever_its_shape(folder):
+    photos, skipped = bench.load_photos([folder], max_side=None, squash=32)
+    assert skipped == ["gray"] and {tuple(p.shape) for p in photos.values()} == {(3, 32, 32)}
+    for img in photos.values():
+        assert img.min() >= 0 and img.max() <= 1
+        assert np.array_equal(np.round(img.numpy() * 255), img.numpy() * 255)  # 8-bit levels, as a file holds
+
+
 def test_per_photo_figures_of_both_restorators(folder, tmp_path):
     diffusion = tmp_path / "color-diffusion.safetensors"
     save_model(diffusion, tiny_model(tunable=True, restorator="diffusion"), task="colorize")
